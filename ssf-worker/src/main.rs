@@ -1,0 +1,249 @@
+//! `ssf`: the SSF transmitter program. `serve` runs the HTTP API with the delivery worker in the
+//! same process; `worker` runs delivery alone (several may share one PostgreSQL); `migrate`
+//! applies the schema. See `ssf --help`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use ssf_provider::db::{Database, DbOptions};
+use ssf_provider::{Transmitter, TransmitterSettings};
+use ssf_worker::server;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(name = "ssf", version, about = "OpenID Shared Signals Framework transmitter")]
+struct Cli {
+    /// Log format on stderr.
+    #[arg(long, env = "SSF_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the SSF and admin HTTP APIs, with the delivery worker in the same process.
+    Serve(ServeArgs),
+    /// Run the delivery worker alone.
+    Worker(WorkerArgs),
+    /// Apply database migrations and exit.
+    Migrate(DatabaseArgs),
+}
+
+#[derive(Args, Clone)]
+struct DatabaseArgs {
+    /// sqlite://PATH (created if missing) or postgres://USER@HOST/DB.
+    #[arg(long, env = "SSF_DATABASE_URL", default_value = "sqlite://ssf.db")]
+    database_url: String,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "SSF_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+    #[command(flatten)]
+    database: DatabaseArgs,
+    /// Base of every issuer and endpoint URL, kept exactly as written (default: http://LISTEN).
+    #[arg(long, env = "SSF_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Bearer token of the admin API; generated and printed once when unset.
+    #[arg(long, env = "SSF_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+    /// Accept plain-http push endpoints and endpoints on loopback or private addresses.
+    #[arg(long, env = "SSF_ALLOW_INSECURE_ENDPOINTS", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
+    allow_insecure_endpoints: bool,
+    /// PEM certificate chain; serve HTTPS (needs --tls-key).
+    #[arg(long, env = "SSF_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "SSF_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Do not run the delivery worker in this process.
+    #[arg(long)]
+    no_worker: bool,
+    /// Do not apply migrations on start.
+    #[arg(long)]
+    no_migrate: bool,
+}
+
+#[derive(Args)]
+struct WorkerArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+    /// Base URL the API runs under (poll and issuer URLs are read from the database; this only
+    /// matters for events the worker creates on its own).
+    #[arg(long, env = "SSF_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+    public_url: String,
+    /// Deliver to plain-http endpoints and endpoints on loopback or private addresses.
+    #[arg(long, env = "SSF_ALLOW_INSECURE_ENDPOINTS", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
+    allow_insecure_endpoints: bool,
+    /// Do not apply migrations on start.
+    #[arg(long)]
+    no_migrate: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // One line, the whole cause chain, no backtrace: configuration errors are for operators.
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn,apalis=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(args) => serve(args).await,
+        Command::Worker(args) => worker(args).await,
+        Command::Migrate(args) => {
+            let db = open(&args, true).await?;
+            db.close().await;
+            eprintln!("migrations applied to {}", redact_url(&args.database_url));
+            Ok(())
+        }
+    }
+}
+
+async fn open(args: &DatabaseArgs, migrate: bool) -> anyhow::Result<Database> {
+    let shown = redact_url(&args.database_url);
+    let db = Database::connect(&args.database_url, &DbOptions::default())
+        .await
+        .with_context(|| format!("database {shown}"))?;
+    if migrate {
+        db.migrate().await.with_context(|| format!("database {shown}"))?;
+        // PENDING(worker): ssf_worker::migrate_queue(&db)
+    }
+    Ok(db)
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    // Fail on unusable TLS files and busy ports before touching the database.
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(ssf_worker::tls::acceptor(cert, key)?),
+        _ => None,
+    };
+    let listener = server::bind(&args.listen).await?;
+    let bound = listener.local_addr().context("listener address")?;
+    let db = open(&args.database, !args.no_migrate).await?;
+
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let public_url = args.public_url.clone().unwrap_or_else(|| format!("{scheme}://{bound}"));
+    let mut settings = TransmitterSettings::new(public_url.clone());
+    settings.allow_insecure_endpoints = args.allow_insecure_endpoints;
+    let transmitter = Transmitter::new(db.clone(), settings);
+
+    let admin_token = match args.admin_token.clone().filter(|t| !t.is_empty()) {
+        Some(token) => token,
+        None => {
+            let token = ssf_worker::admin_token::generate();
+            // Printed once on the terminal, never through the logger.
+            eprintln!("admin token (shown once; set SSF_ADMIN_TOKEN to choose your own): {token}");
+            token
+        }
+    };
+
+    let shutdown = CancellationToken::new();
+    tokio::spawn(wait_for_signal(shutdown.clone()));
+
+    let worker: Option<tokio::task::JoinHandle<anyhow::Result<()>>> = None; // PENDING(worker)
+
+    let router = server::app(transmitter.clone(), ssf_worker::routes::api(transmitter.clone(), admin_token));
+    tracing::info!(listen = %bound, public_url = %public_url, worker = !args.no_worker, "ssf serving");
+    eprintln!("ssf listening on {scheme}://{bound} (public URL {public_url})");
+    let served = server::serve(listener, router, tls, shutdown.clone(), Duration::from_secs(10)).await;
+    shutdown.cancel();
+    if let Some(worker) = worker {
+        match worker.await {
+            Ok(result) => result.context("delivery worker")?,
+            Err(join) => anyhow::bail!("delivery worker stopped abnormally: {join}"),
+        }
+    }
+    db.close().await;
+    served?;
+    Ok(())
+}
+
+async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
+    let db = open(&args.database, !args.no_migrate).await?;
+    let mut settings = TransmitterSettings::new(args.public_url);
+    settings.allow_insecure_endpoints = args.allow_insecure_endpoints;
+    let transmitter = Transmitter::new(db.clone(), settings);
+    let shutdown = CancellationToken::new();
+    tokio::spawn(wait_for_signal(shutdown.clone()));
+    let _ = transmitter; // PENDING(worker)
+    eprintln!("ssf worker delivering from {}", redact_url(&args.database.database_url));
+    shutdown.cancelled().await;
+    let result: anyhow::Result<()> = Ok(());
+    db.close().await;
+    result.context("delivery worker")?;
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM asks for a graceful stop.
+async fn wait_for_signal(shutdown: CancellationToken) {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+    shutdown.cancel();
+}
+
+/// The URL without its password, for messages.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}

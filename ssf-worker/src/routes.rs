@@ -1,0 +1,11 @@
+//! Every API route the program serves, assembled from the provider crate's routers.
+
+use axum::Router;
+use ssf_provider::Transmitter;
+
+/// The SSF API for receivers and the admin API for administrators.
+pub fn api(transmitter: Transmitter, admin_token: String) -> Router {
+    let _ = admin_token;
+    let _ = transmitter;
+    Router::new()
+}
