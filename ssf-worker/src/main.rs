@@ -37,6 +37,23 @@ enum Command {
     Worker(WorkerArgs),
     /// Apply database migrations and exit.
     Migrate(DatabaseArgs),
+    /// Try it: a transmitter and a sample receiver on loopback, one SET of every kind, verified.
+    Demo(DemoArgs),
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    /// Keep the transmitter running afterwards, with the admin UI.
+    #[arg(long)]
+    keep_running: bool,
+    /// Algorithm the demo provider signs with.
+    #[arg(long, value_parser = parse_alg, default_value = "RS256")]
+    signing_alg: ssf_entities::SigningAlg,
+}
+
+fn parse_alg(value: &str) -> Result<ssf_entities::SigningAlg, String> {
+    serde_json::from_value(serde_json::Value::String(value.to_owned()))
+        .map_err(|_| format!("{value:?} is not one of RS256, PS256, ES256, EdDSA"))
 }
 
 #[derive(Args, Clone)]
@@ -94,7 +111,12 @@ struct WorkerArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.log_format);
+    // The demo's output is the point; keep routine logs out of it.
+    let default_filter = match cli.command {
+        Command::Demo(_) => "warn",
+        _ => "info,sqlx=warn,sea_orm=warn,apalis=warn",
+    };
+    init_tracing(cli.log_format, default_filter);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -112,9 +134,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_tracing(format: LogFormat) {
+fn init_tracing(format: LogFormat, default_filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn,apalis=warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
@@ -126,6 +148,13 @@ async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => serve(args).await,
         Command::Worker(args) => worker(args).await,
+        Command::Demo(args) => {
+            ssf_worker::demo::run(ssf_worker::demo::DemoOptions {
+                keep_running: args.keep_running,
+                signing_alg: args.signing_alg,
+            })
+            .await
+        }
         Command::Migrate(args) => {
             let db = open(&args, true).await?;
             db.close().await;
@@ -142,7 +171,7 @@ async fn open(args: &DatabaseArgs, migrate: bool) -> anyhow::Result<Database> {
         .with_context(|| format!("database {shown}"))?;
     if migrate {
         db.migrate().await.with_context(|| format!("database {shown}"))?;
-        // PENDING(worker): ssf_worker::migrate_queue(&db)
+        ssf_worker::migrate_queue(&db).await.with_context(|| format!("database {shown}"))?;
     }
     Ok(db)
 }
@@ -176,7 +205,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     tokio::spawn(wait_for_signal(shutdown.clone()));
 
-    let worker: Option<tokio::task::JoinHandle<anyhow::Result<()>>> = None; // PENDING(worker)
+    let worker = if args.no_worker {
+        None
+    } else {
+        let worker = ssf_worker::Worker::new(transmitter.clone(), ssf_worker::WorkerConfig::from_env()?);
+        let stop = shutdown.clone();
+        Some(tokio::spawn(async move { worker.run(async move { stop.cancelled().await }).await }))
+    };
 
     let router = server::app(transmitter.clone(), ssf_worker::routes::api(transmitter.clone(), admin_token));
     tracing::info!(listen = %bound, public_url = %public_url, worker = !args.no_worker, "ssf serving");
@@ -201,10 +236,9 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     let transmitter = Transmitter::new(db.clone(), settings);
     let shutdown = CancellationToken::new();
     tokio::spawn(wait_for_signal(shutdown.clone()));
-    let _ = transmitter; // PENDING(worker)
+    let worker = ssf_worker::Worker::new(transmitter, ssf_worker::WorkerConfig::from_env()?);
     eprintln!("ssf worker delivering from {}", redact_url(&args.database.database_url));
-    shutdown.cancelled().await;
-    let result: anyhow::Result<()> = Ok(());
+    let result = worker.run(async move { shutdown.cancelled().await }).await;
     db.close().await;
     result.context("delivery worker")?;
     Ok(())

@@ -6,6 +6,5 @@ use ssf_provider::Transmitter;
 /// The SSF API for receivers and the admin API for administrators.
 pub fn api(transmitter: Transmitter, admin_token: String) -> Router {
     let _ = admin_token;
-    let _ = transmitter;
-    Router::new()
+    ssf_provider::http::router(transmitter).merge(ssf_provider::http::admin_ui::router())
 }

@@ -213,3 +213,16 @@ fn self_signed(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     std::fs::write(&key_path, key.private_key_to_pem_pkcs8().unwrap()).unwrap();
     (cert_path, key_path)
 }
+
+#[test]
+fn the_demo_delivers_and_verifies_one_set_of_every_idp_event_type_and_a_polled_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(SSF).arg("demo").current_dir(dir.path()).env_remove("RUST_LOG").output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let verified = stdout.lines().filter(|l| l.contains("verified against the published JWKS")).count();
+    let samples = ssf_worker::demo::sample_events().len();
+    assert_eq!(verified, samples + 1, "one per IdP event type plus the polled one:\n{stdout}");
+    assert!(stdout.contains("polled IdP event session.logout"), "{stdout}");
+    assert!(!dir.path().join("ssf.db").exists(), "the demo leaves no database behind in the working directory");
+}

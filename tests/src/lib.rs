@@ -59,7 +59,7 @@ impl TestDb {
         let admin = sqlx::PgPool::connect(&admin_url)
             .await
             .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {admin_url}: {e}"));
-        sqlx::query(&format!("CREATE DATABASE {name}"))
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&admin)
             .await
             .expect("create test database");
@@ -91,7 +91,7 @@ impl Drop for TestDb {
                 if let Ok(runtime) = runtime {
                     runtime.block_on(async {
                         if let Ok(admin) = sqlx::PgPool::connect(&admin_url).await {
-                            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
                                 .execute(&admin)
                                 .await;
                             admin.close().await;
