@@ -135,6 +135,9 @@ fn replace_database(url: &str, database: &str) -> String {
 macro_rules! backend_tests {
     ($name:ident, $body:path) => {
         mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
                 $body($crate::TestDb::sqlite()).await;
