@@ -5,6 +5,7 @@ use ssf_provider::Transmitter;
 
 /// The SSF API for receivers and the admin API for administrators.
 pub fn api(transmitter: Transmitter, admin_token: String) -> Router {
-    let _ = admin_token;
-    ssf_provider::http::router(transmitter).merge(ssf_provider::http::admin_ui::router())
+    ssf_provider::http::router(transmitter.clone())
+        .merge(ssf_provider::http::admin::router(transmitter, admin_token))
+        .merge(ssf_provider::http::admin_ui::router())
 }

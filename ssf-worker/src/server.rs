@@ -61,7 +61,7 @@ async fn healthz(State(transmitter): State<Transmitter>) -> impl IntoResponse {
 async fn metrics() -> impl IntoResponse {
     (
         [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        String::new(), // PENDING(worker): crate::metrics::render()
+        crate::metrics::render(),
     )
 }
 

@@ -1,0 +1,109 @@
+//! Delivery throughput: `cargo bench -p ssf-worker --bench delivery`.
+//!
+//! Runs `ssf_worker::bench` for RS256 and ES256 on SQLite, and on PostgreSQL when
+//! `SSF_BENCH_POSTGRES_URL` names a server where the user may create databases (a scratch
+//! database is created and dropped). `SSF_BENCH_EVENTS` and `SSF_BENCH_STREAMS` change the
+//! burst (default 10,000 SETs over 10 streams). Prints Markdown rows for docs/benchmarks.md.
+
+use ssf_entities::SigningAlg;
+use ssf_worker::WorkerConfig;
+use ssf_worker::bench::{BenchOptions, run};
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing useful either.
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let events = env_number("SSF_BENCH_EVENTS", 10_000);
+    let streams = env_number("SSF_BENCH_STREAMS", 10);
+    let postgres = std::env::var("SSF_BENCH_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
+    println!(
+        "| backend | alg | SETs × streams | delivered SETs/s | p50 | p99 | signing limit (SETs/s, all cores) | receiver limit (req/s) |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for alg in [SigningAlg::ES256, SigningAlg::RS256] {
+        let options = BenchOptions {
+            alg,
+            events,
+            streams,
+            worker: WorkerConfig::default(),
+            database_url: None,
+        };
+        match runtime.block_on(run(options)) {
+            Ok(report) => println!("{}", report.markdown_row()),
+            Err(error) => eprintln!("SQLite {alg:?}: {error}"),
+        }
+        if let Some(admin_url) = &postgres {
+            let result = runtime.block_on(async {
+                let scratch = ScratchPostgres::create(admin_url).await?;
+                let options = BenchOptions {
+                    alg,
+                    events,
+                    streams,
+                    worker: WorkerConfig::default(),
+                    database_url: Some(scratch.url.clone()),
+                };
+                let report = run(options).await.map_err(|e| e.to_string());
+                scratch.drop_database().await;
+                report
+            });
+            match result {
+                Ok(report) => println!("{}", report.markdown_row()),
+                Err(error) => eprintln!("PostgreSQL {alg:?}: {error}"),
+            }
+        }
+    }
+}
+
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+struct ScratchPostgres {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl ScratchPostgres {
+    async fn create(admin_url: &str) -> Result<Self, String> {
+        let name = format!("ssf_bench_{}", uuid::Uuid::new_v4().simple());
+        let admin = sqlx::PgPool::connect(admin_url)
+            .await
+            .map_err(|e| e.to_string())?;
+        // The name is generated above from hex digits only.
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&admin)
+            .await
+            .map_err(|e| e.to_string())?;
+        admin.close().await;
+        let base = admin_url.split('?').next().unwrap_or(admin_url);
+        let base = &base[..base.rfind('/').unwrap_or(base.len())];
+        Ok(Self {
+            admin_url: admin_url.to_owned(),
+            url: format!("{base}/{name}"),
+            name,
+        })
+    }
+
+    async fn drop_database(self) {
+        if let Ok(admin) = sqlx::PgPool::connect(&self.admin_url).await {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            )))
+            .execute(&admin)
+            .await;
+            admin.close().await;
+        }
+    }
+}

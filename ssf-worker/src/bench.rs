@@ -1,0 +1,428 @@
+//! The delivery benchmark behind `ssf bench` and `cargo bench -p ssf-worker`: a burst of SETs
+//! to a local receiver, measured end to end, beside the two limits it cannot beat on this
+//! machine: how fast the provider's key signs on all cores, and how fast the receiver answers
+//! the same HTTP client without any database or signing.
+//!
+//! The burst is recorded by the row contract (one `stream_events` row per SET, multi-row
+//! inserts of 500 per transaction, as emit() writes them) while the worker runs, so the
+//! latency is what a receiver sees: from the row's `created_at` to the worker's receipt of the
+//! receiver's 202.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+use ssf_entities::{DeliveryMethod, EventStatus, SigningAlg, StreamStatus, stream_events, streams};
+use ssf_provider::clock::now_ms;
+use ssf_provider::db::{Database, DbOptions, Pool};
+use ssf_provider::jose::SigningKey;
+use ssf_provider::providers::{self, NewProvider};
+use ssf_provider::set::{SecurityEvent, SetClaims, SubjectId};
+use ssf_provider::{Transmitter, TransmitterSettings};
+use tokio::sync::oneshot;
+
+use crate::config::WorkerConfig;
+use crate::worker::{Worker, migrate_queue};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// A scratch database (it is migrated and filled); `None`: a temporary SQLite file.
+    pub database_url: Option<String>,
+    pub alg: SigningAlg,
+    pub events: usize,
+    pub streams: usize,
+    /// The worker's configuration (its name, and `allow_insecure_endpoints` is implied).
+    pub worker: WorkerConfig,
+}
+
+impl Default for BenchOptions {
+    fn default() -> Self {
+        Self {
+            database_url: None,
+            alg: SigningAlg::ES256,
+            events: 10_000,
+            streams: 10,
+            worker: WorkerConfig::default(),
+        }
+    }
+}
+
+/// What was measured.
+#[derive(Debug, Clone)]
+pub struct BenchReport {
+    pub backend: &'static str,
+    pub alg: SigningAlg,
+    pub events: usize,
+    pub streams: usize,
+    pub cores: usize,
+    /// From the first row recorded to the last SET received.
+    pub elapsed: Duration,
+    pub delivered_per_sec: f64,
+    pub latency_p50: Duration,
+    pub latency_p99: Duration,
+    /// SETs signed per second with this key on all cores, nothing else running.
+    pub signing_limit_per_sec: f64,
+    /// Requests per second the receiver answers for the push client, nothing else running.
+    pub receiver_limit_per_sec: f64,
+}
+
+impl BenchReport {
+    /// A Markdown table row: backend, alg, SETs/s, p50, p99, signing limit, receiver limit.
+    pub fn markdown_row(&self) -> String {
+        format!(
+            "| {} | {:?} | {} × {} | {:.0} | {} ms | {} ms | {:.0} | {:.0} |",
+            self.backend,
+            self.alg,
+            self.events,
+            self.streams,
+            self.delivered_per_sec,
+            self.latency_p50.as_millis(),
+            self.latency_p99.as_millis(),
+            self.signing_limit_per_sec,
+            self.receiver_limit_per_sec
+        )
+    }
+}
+
+/// The benchmark failed to run (not a slow result: that is a report).
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("{0}")]
+    Setup(String),
+}
+
+fn setup<E: std::fmt::Display>(context: &'static str) -> impl Fn(E) -> BenchError {
+    move |e| BenchError::Setup(format!("{context}: {e}"))
+}
+
+/// Runs one burst and the two limit measurements.
+pub async fn run(options: BenchOptions) -> Result<BenchReport, BenchError> {
+    let scratch = tempdir_path()?;
+    let url = options
+        .database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", scratch.join("bench.db").display()));
+    let db = Database::connect(
+        &url,
+        &DbOptions {
+            max_connections: 16,
+            ..DbOptions::default()
+        },
+    )
+    .await
+    .map_err(setup("database"))?;
+    db.migrate().await.map_err(setup("migrations"))?;
+    migrate_queue(&db)
+        .await
+        .map_err(setup("queue migrations"))?;
+    let backend = match db.pool {
+        Pool::Sqlite(_) => "SQLite",
+        Pool::Postgres(_) => "PostgreSQL",
+    };
+    let mut settings = TransmitterSettings::new("http://127.0.0.1:1");
+    settings.allow_insecure_endpoints = true;
+    let transmitter = Transmitter::new(db.clone(), settings.clone());
+    let mut new = NewProvider::new(format!("bench {}", uuid::Uuid::new_v4().simple()));
+    new.signing_alg = options.alg;
+    let provider = providers::create_provider(&db, &settings, new)
+        .await
+        .map_err(setup("provider"))?;
+
+    let receiver = BenchReceiver::start().await.map_err(setup("receiver"))?;
+    let mut stream_ids = Vec::new();
+    for _ in 0..options.streams.max(1) {
+        stream_ids.push(
+            insert_stream(&db, &provider.id, &receiver.url)
+                .await
+                .map_err(setup("stream"))?,
+        );
+    }
+    let payloads: Vec<(String, String)> = (0..options.events)
+        .map(|i| {
+            let claims = SetClaims::builder(
+                provider.issuer.clone(),
+                "https://receiver.example",
+                SubjectId::opaque(format!("user-{i}")),
+                SecurityEvent::verification(None),
+            )
+            .build()
+            .map_err(setup("claims"))?;
+            Ok((claims.jti().to_owned(), claims.to_json()))
+        })
+        .collect::<Result<_, BenchError>>()?;
+
+    let (stop, stopped) = oneshot::channel::<()>();
+    let worker = tokio::spawn(
+        Worker::new(transmitter.clone(), options.worker.clone()).run(async move {
+            let _ = stopped.await;
+        }),
+    );
+
+    let started = Instant::now();
+    let retention_ms = provider.event_retention_seconds * 1000;
+    for (chunk_index, chunk) in payloads.chunks(500).enumerate() {
+        let now = now_ms();
+        let rows = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, (jti, payload))| stream_events::ActiveModel {
+                stream_id: Set(stream_ids[(chunk_index * 500 + i) % stream_ids.len()].clone()),
+                delivery_method: Set(DeliveryMethod::Push),
+                jti: Set(jti.clone()),
+                txn: Set(None),
+                event_type: Set(
+                    "https://schemas.openid.net/secevent/ssf/event-type/verification".to_owned(),
+                ),
+                payload: Set(payload.clone()),
+                token: Set(None),
+                status: Set(EventStatus::Pending),
+                attempts: Set(0),
+                next_attempt_at: Set(now),
+                lease_until: Set(None),
+                leased_by: Set(None),
+                last_error: Set(None),
+                last_http_status: Set(None),
+                expires_at: Set(now + retention_ms),
+                created_at: Set(now),
+                delivered_at: Set(None),
+                ..Default::default()
+            });
+        stream_events::Entity::insert_many(rows)
+            .exec_without_returning(&db.orm)
+            .await
+            .map_err(setup("recording the burst"))?;
+        transmitter.delivery_wake().notify_waiters();
+    }
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while receiver.count() < options.events as u64 {
+        if Instant::now() > deadline {
+            return Err(BenchError::Setup(format!(
+                "only {} of {} SETs arrived in 10 minutes",
+                receiver.count(),
+                options.events
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let elapsed = receiver.last_receipt().saturating_duration_since(started);
+    // Outcomes are written just after the receipts.
+    let latencies = loop {
+        let latencies = delivered_latencies(&db)
+            .await
+            .map_err(setup("reading latencies"))?;
+        if latencies.len() >= options.events || Instant::now() > deadline {
+            break latencies;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let _ = stop.send(());
+    worker
+        .await
+        .map_err(setup("worker task"))?
+        .map_err(setup("worker"))?;
+
+    let key = ssf_provider::signing_keys::active_key(&db.orm, &provider)
+        .await
+        .map_err(setup("signing key"))?;
+    let signing_limit = signing_limit(&key, &payloads[..payloads.len().min(4000)]).await;
+    let sample_token = key.sign_set(&payloads[0].1).map_err(setup("signing"))?;
+    let receiver_limit =
+        receiver_limit(&receiver.url, &sample_token, options.streams.max(1), 20_000).await?;
+    db.close().await;
+    let _ = std::fs::remove_dir_all(&scratch);
+
+    Ok(BenchReport {
+        backend,
+        alg: options.alg,
+        events: options.events,
+        streams: options.streams,
+        cores: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        elapsed,
+        delivered_per_sec: options.events as f64 / elapsed.as_secs_f64(),
+        latency_p50: percentile(&latencies, 0.50),
+        latency_p99: percentile(&latencies, 0.99),
+        signing_limit_per_sec: signing_limit,
+        receiver_limit_per_sec: receiver_limit,
+    })
+}
+
+fn tempdir_path() -> Result<std::path::PathBuf, BenchError> {
+    let dir = std::env::temp_dir().join(format!("ssf-bench-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).map_err(setup("temporary directory"))?;
+    Ok(dir)
+}
+
+async fn insert_stream(
+    db: &Database,
+    provider_id: &str,
+    endpoint: &str,
+) -> Result<String, sea_orm::DbErr> {
+    let now = now_ms();
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    streams::ActiveModel {
+        id: Set(id.clone()),
+        provider_id: Set(provider_id.to_owned()),
+        receiver_id: Set(None),
+        owner: Set("bench".into()),
+        aud: Set("\"https://receiver.example\"".into()),
+        delivery_method: Set(DeliveryMethod::Push),
+        delivery_method_uri: Set("urn:ietf:rfc:8935".into()),
+        endpoint_url: Set(Some(endpoint.to_owned())),
+        authorization_header: Set(Some("Bearer bench".into())),
+        format: Set(None),
+        events_requested: Set("[]".into()),
+        events_delivered: Set("[]".into()),
+        description: Set(None),
+        status: Set(StreamStatus::Enabled),
+        status_reason: Set(None),
+        subject_in_event: Set(false),
+        last_verification_at: Set(None),
+        last_activity_at: Set(now),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&db.orm)
+    .await?;
+    Ok(id)
+}
+
+async fn delivered_latencies(db: &Database) -> Result<Vec<i64>, sqlx::Error> {
+    let sql_sqlite =
+        "SELECT delivered_at - created_at FROM stream_events WHERE status = 'delivered'";
+    let mut latencies: Vec<i64> = match &db.pool {
+        Pool::Sqlite(pool) => sqlx::query_scalar(sql_sqlite).fetch_all(pool).await?,
+        Pool::Postgres(pool) => sqlx::query_scalar(sql_sqlite).fetch_all(pool).await?,
+    };
+    latencies.sort_unstable();
+    Ok(latencies)
+}
+
+fn percentile(sorted_ms: &[i64], q: f64) -> Duration {
+    if sorted_ms.is_empty() {
+        return Duration::ZERO;
+    }
+    let index = ((sorted_ms.len() as f64 - 1.0) * q).round() as usize;
+    Duration::from_millis(sorted_ms[index].max(0) as u64)
+}
+
+/// SETs per second `key` signs on every core.
+async fn signing_limit(key: &SigningKey, payloads: &[(String, String)]) -> f64 {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for chunk in payloads.chunks(payloads.len().div_ceil(cores).max(1)) {
+        let key = key.clone();
+        let chunk: Vec<String> = chunk.iter().map(|(_, p)| p.clone()).collect();
+        tasks.push(tokio::task::spawn_blocking(move || {
+            chunk.iter().filter(|p| key.sign_set(p).is_ok()).count()
+        }));
+    }
+    let mut signed = 0;
+    for task in tasks {
+        signed += task.await.unwrap_or(0);
+    }
+    signed as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Requests per second the receiver answers with `concurrency` sequential senders, through a
+/// client configured like the push client.
+async fn receiver_limit(
+    url: &str,
+    token: &str,
+    concurrency: usize,
+    requests: usize,
+) -> Result<f64, BenchError> {
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .tcp_nodelay(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(setup("client"))?;
+    let per_sender = requests / concurrency;
+    let started = Instant::now();
+    let mut senders = Vec::new();
+    for _ in 0..concurrency {
+        let (client, url, token) = (client.clone(), url.to_owned(), token.to_owned());
+        senders.push(tokio::spawn(async move {
+            for _ in 0..per_sender {
+                let _ = client
+                    .post(&url)
+                    .header("content-type", crate::push_client::SECEVENT_JWT)
+                    .header("authorization", "Bearer bench")
+                    .body(token.clone())
+                    .send()
+                    .await;
+            }
+        }));
+    }
+    for sender in senders {
+        let _ = sender.await;
+    }
+    Ok((per_sender * concurrency) as f64 / started.elapsed().as_secs_f64())
+}
+
+/// A receiver that accepts everything and counts.
+struct BenchReceiver {
+    url: String,
+    state: Arc<ReceiverState>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+struct ReceiverState {
+    count: AtomicU64,
+    started: Instant,
+    last_receipt_micros: AtomicU64,
+}
+
+impl BenchReceiver {
+    async fn start() -> std::io::Result<Self> {
+        let state = Arc::new(ReceiverState {
+            count: AtomicU64::new(0),
+            started: Instant::now(),
+            last_receipt_micros: AtomicU64::new(0),
+        });
+        let handler_state = state.clone();
+        let app = axum::Router::new().route(
+            "/events",
+            axum::routing::post(move |_body: axum::body::Bytes| {
+                let state = handler_state.clone();
+                async move {
+                    state.count.fetch_add(1, Ordering::Relaxed);
+                    let micros =
+                        u64::try_from(state.started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                    state
+                        .last_receipt_micros
+                        .fetch_max(micros, Ordering::Relaxed);
+                    axum::http::StatusCode::ACCEPTED
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}/events", listener.local_addr()?);
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Self { url, state, server })
+    }
+
+    fn count(&self) -> u64 {
+        self.state.count.load(Ordering::Relaxed)
+    }
+
+    fn last_receipt(&self) -> Instant {
+        self.state.started
+            + Duration::from_micros(self.state.last_receipt_micros.load(Ordering::Relaxed))
+    }
+}
+
+impl Drop for BenchReceiver {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}

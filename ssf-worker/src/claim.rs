@@ -1,0 +1,386 @@
+//! The lease lifecycle of push rows: claim due rows in a batch, record what happened to them
+//! in a batch, or release them untouched. Hand-written SQL on the raw pools: these are the hot
+//! queries of delivery.
+//!
+//! A claimed row carries `lease_until`/`leased_by`. While the lease lives no other claim takes
+//! the row; when it runs out (the worker was killed) the row is due again, so a crash at any
+//! instant loses nothing, and only deliveries in flight at the crash can be sent twice.
+//! Every outcome clears the lease, and every write is guarded by `leased_by`, so a worker whose
+//! lease was taken over cannot overwrite the new holder's result.
+//!
+//! Per-stream order: a claim skips every stream that has a row in flight (a live lease), and a
+//! worker sends one stream's claimed rows one at a time in recording order. So at most one
+//! batch per stream is in flight across all workers, and events queued together (a backlog
+//! released from pause, a burst) arrive in the order they were recorded. On PostgreSQL the
+//! claims of all workers are serialised by a transaction-scoped advisory lock, so two workers
+//! never claim the same stream's rows at the same instant (each claim sees the leases the
+//! previous one committed); claims are short, and `SKIP LOCKED` keeps them from waiting on rows
+//! whose outcome is being written. An event that fails transiently steps aside: it is retried on
+//! its own schedule and younger events of its stream go ahead, so one stuck event never blocks
+//! a stream; when the whole endpoint is down the circuit holds all of them back together.
+//!
+//! Rows of streams that are not enabled are not claimed (paused streams keep theirs for when
+//! they resume; disabled ones expire), except stream-updated events, which announce a pause or
+//! a disable and must reach the receiver.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use sqlx::Row;
+use ssf_provider::db::Pool;
+use ssf_provider::set::EventType;
+
+/// One claimed push row.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ClaimedEvent {
+    pub id: i64,
+    pub stream_id: String,
+    pub jti: String,
+    pub payload: String,
+    pub token: Option<String>,
+    pub attempts: i32,
+    pub next_attempt_at: i64,
+    pub created_at: i64,
+}
+
+/// Where and how a stream's events are pushed, read once per claimed batch.
+#[derive(Clone)]
+pub struct StreamTarget {
+    pub stream_id: String,
+    pub provider_id: String,
+    pub endpoint_url: Option<String>,
+    /// Secret; as stored (possibly sealed).
+    pub authorization_header: Option<String>,
+    pub verify_tls: bool,
+    pub retention_ms: i64,
+}
+
+impl std::fmt::Debug for StreamTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamTarget")
+            .field("stream_id", &self.stream_id)
+            .field("provider_id", &self.provider_id)
+            .field("endpoint_url", &self.endpoint_url)
+            .field(
+                "authorization_header",
+                &self.authorization_header.as_ref().map(|_| "<redacted>"),
+            )
+            .field("verify_tls", &self.verify_tls)
+            .finish()
+    }
+}
+
+/// The new state of a row after an HTTP attempt, and the attempt row that records it.
+#[derive(Debug, Clone, Serialize)]
+pub struct AttemptRecord {
+    pub id: i64,
+    /// 1 for the first try.
+    pub attempt: i32,
+    /// `delivered`, `pending` (a retry is scheduled) or `failed`.
+    pub status: &'static str,
+    /// `delivered`, `transient` or `permanent`.
+    pub outcome: &'static str,
+    pub http_status: i32,
+    pub error: Option<String>,
+    pub response_body: Option<String>,
+    pub duration_ms: i64,
+    /// The row's next due time (unchanged unless a retry is scheduled).
+    pub next_attempt_at: i64,
+    /// Only when a retry is scheduled, for the attempt row.
+    pub retry_at: Option<i64>,
+    pub expires_at: i64,
+    pub delivered_at: Option<i64>,
+    /// The signed SET when it was signed for this attempt (stored so retries send the same bytes).
+    pub token: Option<String>,
+    pub created_at: i64,
+}
+
+/// A row given back without an attempt: due again at `next_attempt_at`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Release {
+    pub id: i64,
+    pub next_attempt_at: i64,
+}
+
+const STREAM_UPDATED: EventType = EventType::StreamUpdated;
+
+/// Arbitrary but fixed: the advisory lock key that serialises claims on PostgreSQL.
+const PG_CLAIM_LOCK: i64 = 0x5353_4643_4c41_494d; // "SSFCLAIM"
+
+const SQLITE_CLAIM: &str = "
+UPDATE stream_events SET lease_until = ?1, leased_by = ?2
+WHERE id IN (
+    SELECT e.id FROM stream_events e
+    WHERE e.status = 'pending' AND e.delivery_method = 'push'
+      AND e.next_attempt_at <= ?3
+      AND (e.lease_until IS NULL OR e.lease_until < ?3)
+      AND e.expires_at > ?3
+      AND (e.event_type = ?5 OR EXISTS (SELECT 1 FROM streams s WHERE s.id = e.stream_id AND s.status = 'enabled'))
+      AND NOT EXISTS (SELECT 1 FROM stream_events o WHERE o.stream_id = e.stream_id AND o.lease_until >= ?3)
+    ORDER BY e.next_attempt_at, e.id
+    LIMIT ?4)
+RETURNING id, stream_id, jti, payload, token, attempts, next_attempt_at, created_at";
+
+const PG_CLAIM: &str = "
+WITH due AS (
+    SELECT e.id FROM stream_events e
+    WHERE e.status = 'pending' AND e.delivery_method = 'push'
+      AND e.next_attempt_at <= $3
+      AND (e.lease_until IS NULL OR e.lease_until < $3)
+      AND e.expires_at > $3
+      AND (e.event_type = $5 OR EXISTS (SELECT 1 FROM streams s WHERE s.id = e.stream_id AND s.status = 'enabled'))
+      AND NOT EXISTS (SELECT 1 FROM stream_events o WHERE o.stream_id = e.stream_id AND o.lease_until >= $3)
+    ORDER BY e.next_attempt_at, e.id
+    LIMIT $4
+    FOR UPDATE OF e SKIP LOCKED)
+UPDATE stream_events t SET lease_until = $1, leased_by = $2
+FROM due WHERE t.id = due.id
+RETURNING t.id, t.stream_id, t.jti, t.payload, t.token, t.attempts, t.next_attempt_at, t.created_at";
+
+/// Claims up to `limit` due push rows for `worker` until `lease_until` (epoch ms).
+pub async fn claim_due(
+    pool: &Pool,
+    worker: &str,
+    now: i64,
+    lease_until: i64,
+    limit: u32,
+) -> Result<Vec<ClaimedEvent>, sqlx::Error> {
+    match pool {
+        Pool::Sqlite(pool) => {
+            sqlx::query_as::<_, ClaimedEvent>(SQLITE_CLAIM)
+                .bind(lease_until)
+                .bind(worker)
+                .bind(now)
+                .bind(i64::from(limit))
+                .bind(STREAM_UPDATED.uri())
+                .fetch_all(pool)
+                .await
+        }
+        Pool::Postgres(pool) => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(PG_CLAIM_LOCK)
+                .execute(&mut *tx)
+                .await?;
+            let rows = sqlx::query_as::<_, ClaimedEvent>(PG_CLAIM)
+                .bind(lease_until)
+                .bind(worker)
+                .bind(now)
+                .bind(i64::from(limit))
+                .bind(STREAM_UPDATED.uri())
+                .fetch_all(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(rows)
+        }
+    }
+}
+
+// A stream switched to poll keeps its old push rows, but its endpoint_url is now its own poll
+// URL: never push there.
+const SQLITE_TARGETS: &str = "
+SELECT s.id, s.provider_id, CASE WHEN s.delivery_method = 'push' THEN s.endpoint_url END,
+       s.authorization_header, p.verify_tls, p.event_retention_seconds
+FROM streams s JOIN providers p ON p.id = s.provider_id
+WHERE s.id IN (SELECT value FROM json_each(?1))";
+
+const PG_TARGETS: &str = "
+SELECT s.id, s.provider_id, CASE WHEN s.delivery_method = 'push' THEN s.endpoint_url END,
+       s.authorization_header, p.verify_tls, p.event_retention_seconds
+FROM streams s JOIN providers p ON p.id = s.provider_id
+WHERE s.id IN (SELECT jsonb_array_elements_text($1::jsonb))";
+
+/// Reads the push targets of `stream_ids` (streams that vanished are absent).
+pub async fn load_targets(
+    pool: &Pool,
+    stream_ids: &[&str],
+) -> Result<HashMap<String, StreamTarget>, sqlx::Error> {
+    if stream_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let ids = serde_json::to_string(stream_ids).unwrap_or_else(|_| "[]".to_owned());
+    let rows = match pool {
+        Pool::Sqlite(pool) => sqlx::query(SQLITE_TARGETS)
+            .bind(ids)
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(target_from_sqlite)
+            .collect::<Result<Vec<_>, _>>()?,
+        Pool::Postgres(pool) => sqlx::query(PG_TARGETS)
+            .bind(ids)
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(target_from_pg)
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    Ok(rows.into_iter().map(|t| (t.stream_id.clone(), t)).collect())
+}
+
+fn target_from_sqlite(row: &sqlx::sqlite::SqliteRow) -> Result<StreamTarget, sqlx::Error> {
+    Ok(StreamTarget {
+        stream_id: row.try_get(0)?,
+        provider_id: row.try_get(1)?,
+        endpoint_url: row.try_get(2)?,
+        authorization_header: row.try_get(3)?,
+        verify_tls: row.try_get(4)?,
+        retention_ms: row.try_get::<i64, _>(5)?.saturating_mul(1000),
+    })
+}
+
+fn target_from_pg(row: &sqlx::postgres::PgRow) -> Result<StreamTarget, sqlx::Error> {
+    Ok(StreamTarget {
+        stream_id: row.try_get(0)?,
+        provider_id: row.try_get(1)?,
+        endpoint_url: row.try_get(2)?,
+        authorization_header: row.try_get(3)?,
+        verify_tls: row.try_get(4)?,
+        retention_ms: row.try_get::<i64, _>(5)?.saturating_mul(1000),
+    })
+}
+
+const SQLITE_RECORD: &str = "
+UPDATE stream_events SET
+    status = u.status, attempts = u.attempt, next_attempt_at = u.next_attempt_at,
+    lease_until = NULL, leased_by = NULL,
+    last_error = u.error, last_http_status = u.http_status,
+    expires_at = u.expires_at, delivered_at = u.delivered_at,
+    token = COALESCE(u.token, stream_events.token)
+FROM (SELECT value ->> '$.id' AS id, value ->> '$.status' AS status, value ->> '$.attempt' AS attempt,
+             value ->> '$.next_attempt_at' AS next_attempt_at, value ->> '$.error' AS error,
+             value ->> '$.http_status' AS http_status, value ->> '$.expires_at' AS expires_at,
+             value ->> '$.delivered_at' AS delivered_at, value ->> '$.token' AS token
+      FROM json_each(?1)) AS u
+WHERE stream_events.id = u.id AND stream_events.leased_by = ?2";
+
+const SQLITE_ATTEMPTS: &str = "
+INSERT INTO delivery_attempts
+    (stream_event_id, attempt, outcome, http_status, response_body, error, duration_ms, trigger, worker, next_attempt_at, created_at)
+SELECT value ->> '$.id', value ->> '$.attempt', value ->> '$.outcome', value ->> '$.http_status',
+       value ->> '$.response_body', value ->> '$.error', value ->> '$.duration_ms', 'scheduled', ?2,
+       value ->> '$.retry_at', value ->> '$.created_at'
+FROM json_each(?1)
+WHERE EXISTS (SELECT 1 FROM stream_events e WHERE e.id = value ->> '$.id')";
+
+const PG_RECORD: &str = "
+UPDATE stream_events AS e SET
+    status = u.status, attempts = u.attempt, next_attempt_at = u.next_attempt_at,
+    lease_until = NULL, leased_by = NULL,
+    last_error = u.error, last_http_status = u.http_status,
+    expires_at = u.expires_at, delivered_at = u.delivered_at,
+    token = COALESCE(u.token, e.token)
+FROM jsonb_to_recordset($1::jsonb) AS u(id bigint, status text, attempt int, next_attempt_at bigint, error text,
+     http_status int, expires_at bigint, delivered_at bigint, token text)
+WHERE e.id = u.id AND e.leased_by = $2";
+
+const PG_ATTEMPTS: &str = "
+INSERT INTO delivery_attempts
+    (stream_event_id, attempt, outcome, http_status, response_body, error, duration_ms, trigger, worker, next_attempt_at, created_at)
+SELECT u.id, u.attempt, u.outcome, u.http_status, u.response_body, u.error, u.duration_ms, 'scheduled', $2,
+       u.retry_at, u.created_at
+FROM jsonb_to_recordset($1::jsonb) AS u(id bigint, attempt int, outcome text, http_status int, response_body text,
+     error text, duration_ms bigint, retry_at bigint, created_at bigint)
+WHERE EXISTS (SELECT 1 FROM stream_events e WHERE e.id = u.id)";
+
+const SQLITE_RELEASE: &str = "
+UPDATE stream_events SET next_attempt_at = MAX(stream_events.next_attempt_at, u.next_attempt_at),
+    lease_until = NULL, leased_by = NULL
+FROM (SELECT value ->> '$.id' AS id, value ->> '$.next_attempt_at' AS next_attempt_at FROM json_each(?1)) AS u
+WHERE stream_events.id = u.id AND stream_events.leased_by = ?2";
+
+const PG_RELEASE: &str = "
+UPDATE stream_events AS e SET next_attempt_at = GREATEST(e.next_attempt_at, u.next_attempt_at),
+    lease_until = NULL, leased_by = NULL
+FROM jsonb_to_recordset($1::jsonb) AS u(id bigint, next_attempt_at bigint)
+WHERE e.id = u.id AND e.leased_by = $2";
+
+/// Writes the outcomes of attempts and gives back released rows, in one transaction.
+/// Returns how many attempted rows were still held by `worker` (the others were taken over).
+pub async fn record(
+    pool: &Pool,
+    worker: &str,
+    attempts: &[AttemptRecord],
+    releases: &[Release],
+) -> Result<u64, sqlx::Error> {
+    if attempts.is_empty() && releases.is_empty() {
+        return Ok(0);
+    }
+    let attempts_json =
+        serde_json::to_string(attempts).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let releases_json =
+        serde_json::to_string(releases).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let mut updated = 0;
+    match pool {
+        Pool::Sqlite(pool) => {
+            let mut tx = pool.begin().await?;
+            if !attempts.is_empty() {
+                updated = sqlx::query(SQLITE_RECORD)
+                    .bind(&attempts_json)
+                    .bind(worker)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                sqlx::query(SQLITE_ATTEMPTS)
+                    .bind(&attempts_json)
+                    .bind(worker)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            if !releases.is_empty() {
+                sqlx::query(SQLITE_RELEASE)
+                    .bind(&releases_json)
+                    .bind(worker)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        }
+        Pool::Postgres(pool) => {
+            let mut tx = pool.begin().await?;
+            if !attempts.is_empty() {
+                updated = sqlx::query(PG_RECORD)
+                    .bind(&attempts_json)
+                    .bind(worker)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                sqlx::query(PG_ATTEMPTS)
+                    .bind(&attempts_json)
+                    .bind(worker)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            if !releases.is_empty() {
+                sqlx::query(PG_RELEASE)
+                    .bind(&releases_json)
+                    .bind(worker)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        }
+    }
+    Ok(updated)
+}
+
+/// Clears every lease `worker` still holds (graceful shutdown): the rows are due again at once
+/// for the other workers, instead of after the lease runs out.
+pub async fn release_all(pool: &Pool, worker: &str) -> Result<u64, sqlx::Error> {
+    let sql_sqlite = "UPDATE stream_events SET lease_until = NULL, leased_by = NULL \
+                      WHERE leased_by = ?1 AND status = 'pending' AND delivery_method = 'push'";
+    let sql_pg = "UPDATE stream_events SET lease_until = NULL, leased_by = NULL \
+                  WHERE leased_by = $1 AND status = 'pending' AND delivery_method = 'push'";
+    Ok(match pool {
+        Pool::Sqlite(pool) => sqlx::query(sql_sqlite)
+            .bind(worker)
+            .execute(pool)
+            .await?
+            .rows_affected(),
+        Pool::Postgres(pool) => sqlx::query(sql_pg)
+            .bind(worker)
+            .execute(pool)
+            .await?
+            .rows_affected(),
+    })
+}
