@@ -75,8 +75,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     let admin_token = crate::admin_token::generate();
     let router = server::app(transmitter.clone(), routes::api(transmitter.clone(), admin_token.clone()));
     let server_task = tokio::spawn(server::serve(listener, router, None, shutdown.clone(), Duration::from_secs(5)));
-    let mut worker_config = WorkerConfig::default();
-    worker_config.poll_interval = Duration::from_millis(100);
+    let worker_config = WorkerConfig { poll_interval: Duration::from_millis(100), ..WorkerConfig::default() };
     let worker = Worker::new(transmitter.clone(), worker_config);
     let stop = shutdown.clone();
     let worker_task = tokio::spawn(async move { worker.run(async move { stop.cancelled().await }).await });
