@@ -219,10 +219,10 @@ pub struct RetryArgs {
     #[arg(long)]
     pub all_failed: bool,
     /// With --all-failed: also events that expired undelivered.
-    #[arg(long, requires = "all_failed")]
+    #[arg(long, conflicts_with = "jti")]
     pub include_expired: bool,
     /// With --all-failed: at most this many (default 1000, at most 10000).
-    #[arg(long, requires = "all_failed")]
+    #[arg(long, conflicts_with = "jti")]
     pub limit: Option<u64>,
     #[command(flatten)]
     pub common: CommonArgs,
@@ -723,6 +723,50 @@ fn redact_url(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The program flattens [`AdminCommand`] into its own command enum, beside `serve`.
+    #[derive(clap::Parser)]
+    #[command(name = "ssf")]
+    struct Program {
+        #[command(subcommand)]
+        command: ProgramCommand,
+    }
+
+    #[derive(Subcommand)]
+    enum ProgramCommand {
+        Serve,
+        #[command(flatten)]
+        Admin(Box<AdminCommand>),
+    }
+
+    #[test]
+    fn the_commands_flatten_into_the_program() {
+        use clap::{CommandFactory, Parser};
+        Program::command().debug_assert();
+        let parsed =
+            Program::try_parse_from(["ssf", "retry", "--stream", "s", "--all-failed", "--json"])
+                .unwrap();
+        let ProgramCommand::Admin(command) = parsed.command else {
+            panic!("not an admin command")
+        };
+        let AdminCommand::Retry(args) = *command else {
+            panic!("not retry")
+        };
+        assert!(args.all_failed && args.common.json);
+        assert!(Program::try_parse_from(["ssf", "serve"]).is_ok());
+        assert!(
+            Program::try_parse_from([
+                "ssf",
+                "retry",
+                "--stream",
+                "s",
+                "--include-expired",
+                "--jti",
+                "j"
+            ])
+            .is_err()
+        );
+    }
 
     #[test]
     fn tables_align_columns() {

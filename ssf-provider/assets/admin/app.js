@@ -83,18 +83,6 @@
     return text.slice(text.lastIndexOf('/') + 1) || text;
   }
 
-  // SSF §7: the configuration lives at the issuer's host under /.well-known/ssf-configuration,
-  // followed by the issuer's path.
-  function configurationUrl(provider) {
-    if (provider.configuration_url) return provider.configuration_url;
-    try {
-      const issuer = new URL(provider.issuer);
-      return `${issuer.origin}/.well-known/ssf-configuration${issuer.pathname.replace(/\/$/, '')}`;
-    } catch {
-      return '';
-    }
-  }
-
   function statusBadge(status) {
     return h('span', { class: `badge badge-${String(status || 'unknown').replace(/[^a-z_]/g, '')}` },
       String(status || 'unknown'));
@@ -395,8 +383,8 @@
       h('td', {}, p.subject_format),
       h('td', {}, fmtDuration(p.event_retention_seconds)),
       h('td', {}, p.verify_tls ? 'yes' : h('strong', { class: 'warn' }, 'no')),
-      h('td', {}, String(p.receivers ?? '')),
-      h('td', {}, String(p.streams ?? '')),
+      h('td', {}, String(p.receivers)),
+      h('td', {}, String(p.streams)),
       h('td', {}, fmtTime(p.created_at))));
 
     render(
@@ -449,8 +437,7 @@
   // A stacked bar per minute: delivered (below) and failed (above).
   function statsChart(stats) {
     const buckets = statsBuckets(stats);
-    const delivered = stats.delivered ?? buckets.reduce((n, b) => n + b.delivered, 0);
-    const failed = stats.failed ?? buckets.reduce((n, b) => n + b.failed, 0);
+    const { delivered, failed } = stats;
     const width = 720;
     const height = 140;
     const top = 12;
@@ -497,7 +484,7 @@
       api('GET', `/providers/${q(pid)}/keys`).then(itemsOf).catch(() => null),
     ]);
     crumbs(['Providers', '#/providers'], [provider.name]);
-    const configUrl = configurationUrl(provider);
+    const configUrl = provider.configuration_url;
     render(
       h('section', { class: 'card' },
         h('h1', {}, provider.name),
@@ -789,8 +776,9 @@
           answer = await api('POST', `/streams/${q(sid)}/retry-failed`, {});
         });
         if (ok) {
-          const n = answer && (answer.retried ?? answer.count);
-          notify(n === undefined ? 'Failed events scheduled again.' : `${n} failed event(s) scheduled again.`);
+          // {retried, remaining}: a bulk redrive is bounded; the rest needs another click.
+          const more = answer.remaining ? `; ${answer.remaining} more remain, click again` : '';
+          notify(`${answer.retried} failed event(s) scheduled again${more}.`);
           refresh();
         }
       },
@@ -851,7 +839,7 @@
       h('td', { class: 'mono' }, ev.jti),
       h('td', { title: ev.event_type }, shortEventType(ev.event_type)),
       h('td', {}, statusBadge(ev.status)),
-      h('td', {}, String(ev.attempts ?? 0)),
+      h('td', {}, String(ev.attempts)),
       h('td', { class: 'error wrap' }, lastError),
       h('td', {}, fmtTime(ev.created_at)),
       h('td', {}, h('span', { class: 'actions' }, showAttempts, retry)));
@@ -864,7 +852,7 @@
       h('thead', {}, h('tr', {}, ['#', 'When', 'Outcome', 'HTTP', 'Duration', 'Trigger', 'Error / response', 'Next attempt']
         .map((t) => h('th', {}, t)))),
       h('tbody', {}, attempts.map((a) => h('tr', {},
-        h('td', {}, String(a.attempt ?? '')),
+        h('td', {}, String(a.attempt)),
         h('td', {}, fmtTime(a.created_at)),
         h('td', {}, statusBadge(a.outcome)),
         h('td', {}, a.http_status ? String(a.http_status) : 'none'),

@@ -104,10 +104,13 @@ impl KeyVault {
             Err(std::env::VarError::NotUnicode(_)) => return Err(VaultError::InvalidKey),
         };
         let mut vault = KeyVault::from_base64(&current)?;
-        if let Ok(previous) = std::env::var(PREVIOUS_KEYS_ENV) {
-            for key in previous.split(',').filter(|k| !k.trim().is_empty()) {
-                vault = vault.with_previous_base64(key)?;
-            }
+        let previous = match std::env::var(PREVIOUS_KEYS_ENV) {
+            Ok(previous) => previous,
+            Err(std::env::VarError::NotPresent) => String::new(),
+            Err(std::env::VarError::NotUnicode(_)) => return Err(VaultError::InvalidKey),
+        };
+        for key in previous.split(',').filter(|k| !k.trim().is_empty()) {
+            vault = vault.with_previous_base64(key)?;
         }
         Ok(Some(vault))
     }
