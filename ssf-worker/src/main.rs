@@ -168,6 +168,18 @@ async fn run(command: Command) -> anyhow::Result<()> {
     }
 }
 
+/// Refuses to start with an unusable at-rest key, rather than failing on the first signature.
+/// Returns whether one is configured.
+fn check_key_vault() -> anyhow::Result<bool> {
+    Ok(ssf_provider::jose::KeyVault::from_env().context("SSF_KEY_ENCRYPTION_KEY")?.is_some())
+}
+
+fn warn_if_secrets_in_clear(sealed: bool) {
+    if !sealed {
+        tracing::warn!("SSF_KEY_ENCRYPTION_KEY is not set: private keys and receivers' authorization headers are stored in clear");
+    }
+}
+
 async fn open(args: &DatabaseArgs, migrate: bool) -> anyhow::Result<Database> {
     let shown = redact_url(&args.database_url);
     let db = Database::connect(&args.database_url, &DbOptions::default())
@@ -186,9 +198,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         (Some(cert), Some(key)) => Some(ssf_worker::tls::acceptor(cert, key)?),
         _ => None,
     };
+    let sealed = check_key_vault()?;
+    let worker_config = if args.no_worker { None } else { Some(ssf_worker::WorkerConfig::from_env()?) };
     let listener = server::bind(&args.listen).await?;
     let bound = listener.local_addr().context("listener address")?;
     let db = open(&args.database, !args.no_migrate).await?;
+    warn_if_secrets_in_clear(sealed);
 
     let scheme = if tls.is_some() { "https" } else { "http" };
     let public_url = args.public_url.clone().unwrap_or_else(|| format!("{scheme}://{bound}"));
@@ -209,13 +224,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     tokio::spawn(wait_for_signal(shutdown.clone()));
 
-    let worker = if args.no_worker {
-        None
-    } else {
-        let worker = ssf_worker::Worker::new(transmitter.clone(), ssf_worker::WorkerConfig::from_env()?);
+    let worker = worker_config.map(|config| {
+        let worker = ssf_worker::Worker::new(transmitter.clone(), config);
         let stop = shutdown.clone();
-        Some(tokio::spawn(async move { worker.run(async move { stop.cancelled().await }).await }))
-    };
+        tokio::spawn(async move { worker.run(async move { stop.cancelled().await }).await })
+    });
 
     let router = server::app(transmitter.clone(), ssf_worker::routes::api(transmitter.clone(), admin_token));
     tracing::info!(listen = %bound, public_url = %public_url, worker = !args.no_worker, "ssf serving");
@@ -234,13 +247,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
+    let sealed = check_key_vault()?;
+    let config = ssf_worker::WorkerConfig::from_env()?;
     let db = open(&args.database, !args.no_migrate).await?;
+    warn_if_secrets_in_clear(sealed);
     let mut settings = TransmitterSettings::new(args.public_url);
     settings.allow_insecure_endpoints = args.allow_insecure_endpoints;
     let transmitter = Transmitter::new(db.clone(), settings);
     let shutdown = CancellationToken::new();
     tokio::spawn(wait_for_signal(shutdown.clone()));
-    let worker = ssf_worker::Worker::new(transmitter, ssf_worker::WorkerConfig::from_env()?);
+    let worker = ssf_worker::Worker::new(transmitter, config);
     eprintln!("ssf worker delivering from {}", redact_url(&args.database.database_url));
     let result = worker.run(async move { shutdown.cancelled().await }).await;
     db.close().await;

@@ -226,3 +226,32 @@ fn the_demo_delivers_and_verifies_one_set_of_every_idp_event_type_and_a_polled_o
     assert!(stdout.contains("polled IdP event session.logout"), "{stdout}");
     assert!(!dir.path().join("ssf.db").exists(), "the demo leaves no database behind in the working directory");
 }
+
+#[test]
+fn a_bad_key_encryption_key_is_one_clear_line_and_a_failure_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(SSF)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("SSF_KEY_ENCRYPTION_KEY", "too-short")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_one_error_line(&stderr, "SSF_KEY_ENCRYPTION_KEY");
+    assert!(!stderr.contains("too-short"), "the key's value is not echoed: {stderr}");
+}
+
+#[test]
+fn a_bad_worker_setting_names_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(SSF)
+        .args(["worker"])
+        .env("SSF_MAX_ATTEMPTS", "zero")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_one_error_line(&stderr, "SSF_MAX_ATTEMPTS");
+}
