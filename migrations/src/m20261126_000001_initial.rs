@@ -55,7 +55,13 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(manager, "idx_signing_keys_provider", SigningKeys::Table, &[SigningKeys::ProviderId]).await?;
+        index(
+            manager,
+            "idx_signing_keys_provider",
+            SigningKeys::Table,
+            &[SigningKeys::ProviderId],
+        )
+        .await?;
 
         manager
             .create_table(
@@ -78,7 +84,13 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(manager, "idx_receivers_provider", Receivers::Table, &[Receivers::ProviderId]).await?;
+        index(
+            manager,
+            "idx_receivers_provider",
+            Receivers::Table,
+            &[Receivers::ProviderId],
+        )
+        .await?;
 
         manager
             .create_table(
@@ -121,8 +133,20 @@ impl MigrationTrait for Migration {
             )
             .await?;
         // emit(): the provider's streams in a given status.
-        index(manager, "idx_streams_provider_status", Streams::Table, &[Streams::ProviderId, Streams::Status]).await?;
-        index(manager, "idx_streams_owner", Streams::Table, &[Streams::Owner]).await?;
+        index(
+            manager,
+            "idx_streams_provider_status",
+            Streams::Table,
+            &[Streams::ProviderId, Streams::Status],
+        )
+        .await?;
+        index(
+            manager,
+            "idx_streams_owner",
+            Streams::Table,
+            &[Streams::Owner],
+        )
+        .await?;
 
         manager
             .create_table(
@@ -144,7 +168,13 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(manager, "idx_stream_subjects_lookup", StreamSubjects::Table, &[StreamSubjects::StreamId, StreamSubjects::SubjectKey]).await?;
+        index(
+            manager,
+            "idx_stream_subjects_lookup",
+            StreamSubjects::Table,
+            &[StreamSubjects::StreamId, StreamSubjects::SubjectKey],
+        )
+        .await?;
 
         manager
             .create_table(
@@ -183,15 +213,41 @@ impl MigrationTrait for Migration {
             manager,
             "idx_stream_events_due",
             StreamEvents::Table,
-            &[StreamEvents::Status, StreamEvents::DeliveryMethod, StreamEvents::NextAttemptAt],
+            &[
+                StreamEvents::Status,
+                StreamEvents::DeliveryMethod,
+                StreamEvents::NextAttemptAt,
+            ],
         )
         .await?;
         // Per-stream listings, counts, poll, and in-order release of a held backlog.
-        index(manager, "idx_stream_events_stream", StreamEvents::Table, &[StreamEvents::StreamId, StreamEvents::Status, StreamEvents::Id]).await?;
+        index(
+            manager,
+            "idx_stream_events_stream",
+            StreamEvents::Table,
+            &[
+                StreamEvents::StreamId,
+                StreamEvents::Status,
+                StreamEvents::Id,
+            ],
+        )
+        .await?;
         // The delivery claim skips streams with a row in flight: a probe on (stream, live lease).
-        index(manager, "idx_stream_events_stream_lease", StreamEvents::Table, &[StreamEvents::StreamId, StreamEvents::LeaseUntil]).await?;
+        index(
+            manager,
+            "idx_stream_events_stream_lease",
+            StreamEvents::Table,
+            &[StreamEvents::StreamId, StreamEvents::LeaseUntil],
+        )
+        .await?;
         // The sweep: expired and purgeable rows.
-        index(manager, "idx_stream_events_expiry", StreamEvents::Table, &[StreamEvents::ExpiresAt]).await?;
+        index(
+            manager,
+            "idx_stream_events_expiry",
+            StreamEvents::Table,
+            &[StreamEvents::ExpiresAt],
+        )
+        .await?;
 
         manager
             .create_table(
@@ -219,8 +275,20 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(manager, "idx_delivery_attempts_event", DeliveryAttempts::Table, &[DeliveryAttempts::StreamEventId]).await?;
-        index(manager, "idx_delivery_attempts_created", DeliveryAttempts::Table, &[DeliveryAttempts::CreatedAt]).await?;
+        index(
+            manager,
+            "idx_delivery_attempts_event",
+            DeliveryAttempts::Table,
+            &[DeliveryAttempts::StreamEventId],
+        )
+        .await?;
+        index(
+            manager,
+            "idx_delivery_attempts_created",
+            DeliveryAttempts::Table,
+            &[DeliveryAttempts::CreatedAt],
+        )
+        .await?;
         Ok(())
     }
 
@@ -234,13 +302,20 @@ impl MigrationTrait for Migration {
             SigningKeys::Table.into_iden(),
             Providers::Table.into_iden(),
         ] {
-            manager.drop_table(Table::drop().table(table).if_exists().to_owned()).await?;
+            manager
+                .drop_table(Table::drop().table(table).if_exists().to_owned())
+                .await?;
         }
         Ok(())
     }
 }
 
-async fn index<T, C>(manager: &SchemaManager<'_>, name: &str, table: T, columns: &[C]) -> Result<(), DbErr>
+async fn index<T, C>(
+    manager: &SchemaManager<'_>,
+    name: &str,
+    table: T,
+    columns: &[C],
+) -> Result<(), DbErr>
 where
     T: IntoIden + Copy + 'static,
     C: IntoIden + Copy + 'static,

@@ -172,8 +172,17 @@ mod tests {
     fn backend_is_told_by_scheme() {
         assert_eq!(backend_of("sqlite://ssf.db").unwrap(), Backend::Sqlite);
         assert_eq!(backend_of("postgres://u@h/db").unwrap(), Backend::Postgres);
-        assert_eq!(backend_of("postgresql://u@h/db").unwrap(), Backend::Postgres);
-        assert!(matches!(backend_of("mysql://x"), Err(DbError::UnsupportedUrl(_))));
-        assert!(matches!(backend_of("nonsense"), Err(DbError::UnsupportedUrl(_))));
+        assert_eq!(
+            backend_of("postgresql://u@h/db").unwrap(),
+            Backend::Postgres
+        );
+        assert!(matches!(
+            backend_of("mysql://x"),
+            Err(DbError::UnsupportedUrl(_))
+        ));
+        assert!(matches!(
+            backend_of("nonsense"),
+            Err(DbError::UnsupportedUrl(_))
+        ));
     }
 }

@@ -78,11 +78,19 @@ impl Transmitter {
     /// Applies to every clone of this transmitter.
     pub fn with_access_hook(self, hook: Arc<dyn AccessHook>) -> Self {
         // A poisoned lock only means a writer panicked mid-swap of an Arc: the value is whole.
-        *self.inner.access_hook.write().unwrap_or_else(|e| e.into_inner()) = hook;
+        *self
+            .inner
+            .access_hook
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = hook;
         self
     }
 
     pub fn access_hook(&self) -> Arc<dyn AccessHook> {
-        self.inner.access_hook.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.inner
+            .access_hook
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }

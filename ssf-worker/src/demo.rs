@@ -73,21 +73,43 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
 
     let shutdown = CancellationToken::new();
     let admin_token = crate::admin_token::generate();
-    let router = server::app(transmitter.clone(), routes::api(transmitter.clone(), admin_token.clone()));
-    let server_task = tokio::spawn(server::serve(listener, router, None, shutdown.clone(), Duration::from_secs(5)));
-    let worker_config = WorkerConfig { poll_interval: Duration::from_millis(100), ..WorkerConfig::default() };
+    let router = server::app(
+        transmitter.clone(),
+        routes::api(transmitter.clone(), admin_token.clone()),
+    );
+    let server_task = tokio::spawn(server::serve(
+        listener,
+        router,
+        None,
+        shutdown.clone(),
+        Duration::from_secs(5),
+    ));
+    let worker_config = WorkerConfig {
+        poll_interval: Duration::from_millis(100),
+        ..WorkerConfig::default()
+    };
     let worker = Worker::new(transmitter.clone(), worker_config);
     let stop = shutdown.clone();
-    let worker_task = tokio::spawn(async move { worker.run(async move { stop.cancelled().await }).await });
+    let worker_task =
+        tokio::spawn(async move { worker.run(async move { stop.cancelled().await }).await });
 
     let (receiver_url, mut received) = start_sample_receiver(shutdown.clone()).await?;
     println!("transmitter  {public_url}");
     println!("receiver     {receiver_url}  (sample RFC 8935 push endpoint on loopback)\n");
 
-    let result = walk_through(&transmitter, &settings, &receiver_url, &mut received, options.signing_alg).await;
+    let result = walk_through(
+        &transmitter,
+        &settings,
+        &receiver_url,
+        &mut received,
+        options.signing_alg,
+    )
+    .await;
 
     if options.keep_running && result.is_ok() {
-        println!("\nThe transmitter keeps running. Admin UI: {public_url}/admin/  (admin token: {admin_token})");
+        println!(
+            "\nThe transmitter keeps running. Admin UI: {public_url}/admin/  (admin token: {admin_token})"
+        );
         println!("Press Ctrl-C to stop.");
         let _ = tokio::signal::ctrl_c().await;
     }
@@ -111,16 +133,30 @@ async fn walk_through(
     new.signing_alg = signing_alg;
     let provider = providers::create_provider(db, settings, new).await?;
     let (_, token) = receivers::create_receiver(&db.orm, &provider.id, "Sample receiver").await?;
-    println!("1. An administrator created provider {:?} (issuer {}) and a receiver token.", provider.slug, provider.issuer);
+    println!(
+        "1. An administrator created provider {:?} (issuer {}) and a receiver token.",
+        provider.slug, provider.issuer
+    );
 
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()?;
     let discovery_url = ssf_provider::http::discovery::configuration_url(&provider.issuer);
-    let discovery: Value = http.get(&discovery_url).send().await?.error_for_status()?.json().await?;
+    let discovery: Value = http
+        .get(&discovery_url)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
     println!("2. The receiver read the discovery document at {discovery_url}");
     let configuration_endpoint = string_field(&discovery, "configuration_endpoint")?;
     let jwks_uri = string_field(&discovery, "jwks_uri")?;
 
-    let all_events: Vec<&str> = ssf_provider::set::EventType::ALL.iter().map(|t| t.uri()).collect();
+    let all_events: Vec<&str> = ssf_provider::set::EventType::ALL
+        .iter()
+        .map(|t| t.uri())
+        .collect();
     let stream: Value = http
         .post(&configuration_endpoint)
         .bearer_auth(token.expose())
@@ -142,15 +178,26 @@ async fn walk_through(
         stream["events_delivered"].as_array().map_or(0, Vec::len)
     );
 
-    let check = Checker { http: &http, jwks_uri: &jwks_uri, issuer: &provider.issuer, audience: &audience };
-    println!("4. The IdP emits one event of each type; the receiver prints each SET as received:\n");
+    let check = Checker {
+        http: &http,
+        jwks_uri: &jwks_uri,
+        issuer: &provider.issuer,
+        audience: &audience,
+    };
+    println!(
+        "4. The IdP emits one event of each type; the receiver prints each SET as received:\n"
+    );
     let mut verified = 0;
     for sample in sample_events() {
         let event: IdpEvent = serde_json::from_value(sample.clone()).context("sample IdP event")?;
         let name = sample["type"].as_str().unwrap_or_default().to_owned();
         let outcome = transmitter.emit(&provider.id, event).await?;
-        let token = wait_for_txn(received, &outcome.txn).await.with_context(|| format!("the SET for {name}"))?;
-        check.print_and_verify(&format!("IdP event {name}"), &token).await?;
+        let token = wait_for_txn(received, &outcome.txn)
+            .await
+            .with_context(|| format!("the SET for {name}"))?;
+        check
+            .print_and_verify(&format!("IdP event {name}"), &token)
+            .await?;
         verified += 1;
     }
 
@@ -169,11 +216,17 @@ async fn walk_through(
         .context("creating the poll stream")?
         .json()
         .await?;
-    let poll_url = poll_stream["delivery"]["endpoint_url"].as_str().context("poll endpoint_url")?.to_owned();
+    let poll_url = poll_stream["delivery"]["endpoint_url"]
+        .as_str()
+        .context("poll endpoint_url")?
+        .to_owned();
     let poll_audience = audience_of(&poll_stream)?;
     let event: IdpEvent = serde_json::from_value(sample_events().remove(0))?;
     let outcome = transmitter.emit(&provider.id, event).await?;
-    let poll_check = Checker { audience: &poll_audience, ..check };
+    let poll_check = Checker {
+        audience: &poll_audience,
+        ..check
+    };
     let mut acked = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     'poll: loop {
@@ -194,7 +247,9 @@ async fn walk_through(
                 let claims = jose::decode_claims_unverified(token)?;
                 acked.push(jti.clone());
                 if claims["txn"] == json!(outcome.txn) {
-                    poll_check.print_and_verify("polled IdP event session.logout", token).await?;
+                    poll_check
+                        .print_and_verify("polled IdP event session.logout", token)
+                        .await?;
                     verified += 1;
                     break 'poll;
                 }
@@ -226,12 +281,26 @@ struct Checker<'a> {
 impl Checker<'_> {
     async fn print_and_verify(&self, label: &str, token: &str) -> anyhow::Result<()> {
         // Fetched each time, as a receiver that sees an unknown kid would.
-        let jwks: Jwks = self.http.get(self.jwks_uri).send().await?.error_for_status()?.json().await?;
+        let jwks: Jwks = self
+            .http
+            .get(self.jwks_uri)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
         let header = jose::decode_header(token)?;
         let claims = jose::decode_claims_unverified(token)?;
-        let options = VerifyOptions { issuer: self.issuer.to_owned(), audience: self.audience.to_owned() };
-        let verified = jose::verify(token, &jwks, &options).with_context(|| format!("verifying the SET for {label}"))?;
-        let event_type = claims["events"].as_object().and_then(|e| e.keys().next().cloned()).unwrap_or_default();
+        let options = VerifyOptions {
+            issuer: self.issuer.to_owned(),
+            audience: self.audience.to_owned(),
+        };
+        let verified = jose::verify(token, &jwks, &options)
+            .with_context(|| format!("verifying the SET for {label}"))?;
+        let event_type = claims["events"]
+            .as_object()
+            .and_then(|e| e.keys().next().cloned())
+            .unwrap_or_default();
         println!("── {label} → {event_type}");
         println!("   header {}", serde_json::to_string(&header)?);
         for line in serde_json::to_string_pretty(&claims)?.lines() {
@@ -239,7 +308,9 @@ impl Checker<'_> {
         }
         println!(
             "   ✓ signature ({}) verified against the published JWKS (kid {})\n",
-            serde_json::to_value(&verified.header.alg)?.as_str().unwrap_or("?"),
+            serde_json::to_value(&verified.header.alg)?
+                .as_str()
+                .unwrap_or("?"),
             verified.header.kid.as_deref().unwrap_or("?")
         );
         Ok(())
@@ -250,11 +321,15 @@ async fn start_sample_receiver(
     shutdown: CancellationToken,
 ) -> anyhow::Result<(String, mpsc::UnboundedReceiver<String>)> {
     let (sender, receiver) = mpsc::unbounded_channel();
-    let app = Router::new().route("/events", post(receive)).with_state(sender);
+    let app = Router::new()
+        .route("/events", post(receive))
+        .with_state(sender);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/events", listener.local_addr()?);
     tokio::spawn(async move {
-        let _ = axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await;
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await;
     });
     Ok((url, receiver))
 }
@@ -266,7 +341,10 @@ async fn receive(State(sender): State<mpsc::UnboundedSender<String>>, body: Stri
 
 /// Waits for the SET of one emitted event; SETs of other events (the stream's verification
 /// event, for one) are passed over.
-async fn wait_for_txn(received: &mut mpsc::UnboundedReceiver<String>, txn: &str) -> anyhow::Result<String> {
+async fn wait_for_txn(
+    received: &mut mpsc::UnboundedReceiver<String>,
+    txn: &str,
+) -> anyhow::Result<String> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         let token = tokio::time::timeout_at(deadline, received.recv())
@@ -281,13 +359,20 @@ async fn wait_for_txn(received: &mut mpsc::UnboundedReceiver<String>, txn: &str)
 }
 
 fn string_field(value: &Value, name: &str) -> anyhow::Result<String> {
-    value[name].as_str().map(str::to_owned).with_context(|| format!("{name} is missing"))
+    value[name]
+        .as_str()
+        .map(str::to_owned)
+        .with_context(|| format!("{name} is missing"))
 }
 
 fn audience_of(stream: &Value) -> anyhow::Result<String> {
     match &stream["aud"] {
         Value::String(aud) => Ok(aud.clone()),
-        Value::Array(auds) => auds.first().and_then(Value::as_str).map(str::to_owned).context("empty aud"),
+        Value::Array(auds) => auds
+            .first()
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .context("empty aud"),
         _ => bail!("the stream has no aud"),
     }
 }

@@ -14,7 +14,11 @@ use ssf_worker::server;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
-#[command(name = "ssf", version, about = "OpenID Shared Signals Framework transmitter")]
+#[command(
+    name = "ssf",
+    version,
+    about = "OpenID Shared Signals Framework transmitter"
+)]
 struct Cli {
     /// Log format on stderr.
     #[arg(long, env = "SSF_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
@@ -120,7 +124,10 @@ fn main() -> ExitCode {
         _ => "info,sqlx=warn,sea_orm=warn,apalis=warn",
     };
     init_tracing(cli.log_format, default_filter);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
@@ -140,7 +147,9 @@ fn main() -> ExitCode {
 fn init_tracing(format: LogFormat, default_filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -171,12 +180,16 @@ async fn run(command: Command) -> anyhow::Result<()> {
 /// Refuses to start with an unusable at-rest key, rather than failing on the first signature.
 /// Returns whether one is configured.
 fn check_key_vault() -> anyhow::Result<bool> {
-    Ok(ssf_provider::jose::KeyVault::from_env().context("SSF_KEY_ENCRYPTION_KEY")?.is_some())
+    Ok(ssf_provider::jose::KeyVault::from_env()
+        .context("SSF_KEY_ENCRYPTION_KEY")?
+        .is_some())
 }
 
 fn warn_if_secrets_in_clear(sealed: bool) {
     if !sealed {
-        tracing::warn!("SSF_KEY_ENCRYPTION_KEY is not set: private keys and receivers' authorization headers are stored in clear");
+        tracing::warn!(
+            "SSF_KEY_ENCRYPTION_KEY is not set: private keys and receivers' authorization headers are stored in clear"
+        );
     }
 }
 
@@ -186,8 +199,12 @@ async fn open(args: &DatabaseArgs, migrate: bool) -> anyhow::Result<Database> {
         .await
         .with_context(|| format!("database {shown}"))?;
     if migrate {
-        db.migrate().await.with_context(|| format!("database {shown}"))?;
-        ssf_worker::migrate_queue(&db).await.with_context(|| format!("database {shown}"))?;
+        db.migrate()
+            .await
+            .with_context(|| format!("database {shown}"))?;
+        ssf_worker::migrate_queue(&db)
+            .await
+            .with_context(|| format!("database {shown}"))?;
     }
     Ok(db)
 }
@@ -199,14 +216,21 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         _ => None,
     };
     let sealed = check_key_vault()?;
-    let worker_config = if args.no_worker { None } else { Some(ssf_worker::WorkerConfig::from_env()?) };
+    let worker_config = if args.no_worker {
+        None
+    } else {
+        Some(ssf_worker::WorkerConfig::from_env()?)
+    };
     let listener = server::bind(&args.listen).await?;
     let bound = listener.local_addr().context("listener address")?;
     let db = open(&args.database, !args.no_migrate).await?;
     warn_if_secrets_in_clear(sealed);
 
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let public_url = args.public_url.clone().unwrap_or_else(|| format!("{scheme}://{bound}"));
+    let public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("{scheme}://{bound}"));
     let mut settings = TransmitterSettings::new(public_url.clone());
     settings.allow_insecure_endpoints = args.allow_insecure_endpoints;
     let transmitter = Transmitter::new(db.clone(), settings);
@@ -230,10 +254,20 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tokio::spawn(async move { worker.run(async move { stop.cancelled().await }).await })
     });
 
-    let router = server::app(transmitter.clone(), ssf_worker::routes::api(transmitter.clone(), admin_token));
+    let router = server::app(
+        transmitter.clone(),
+        ssf_worker::routes::api(transmitter.clone(), admin_token),
+    );
     tracing::info!(listen = %bound, public_url = %public_url, worker = !args.no_worker, "ssf serving");
     eprintln!("ssf listening on {scheme}://{bound} (public URL {public_url})");
-    let served = server::serve(listener, router, tls, shutdown.clone(), Duration::from_secs(10)).await;
+    let served = server::serve(
+        listener,
+        router,
+        tls,
+        shutdown.clone(),
+        Duration::from_secs(10),
+    )
+    .await;
     shutdown.cancel();
     if let Some(worker) = worker {
         match worker.await {
@@ -257,7 +291,10 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     tokio::spawn(wait_for_signal(shutdown.clone()));
     let worker = ssf_worker::Worker::new(transmitter, config);
-    eprintln!("ssf worker delivering from {}", redact_url(&args.database.database_url));
+    eprintln!(
+        "ssf worker delivering from {}",
+        redact_url(&args.database.database_url)
+    );
     let result = worker.run(async move { shutdown.cancelled().await }).await;
     db.close().await;
     result.context("delivery worker")?;

@@ -34,8 +34,13 @@ pub enum ServeError {
 /// Binds the listener up front, so a port in use is reported before anything else starts.
 pub async fn bind(addr: &str) -> Result<TcpListener, ServeError> {
     TcpListener::bind(addr).await.map_err(|e| match e.kind() {
-        std::io::ErrorKind::AddrInUse => ServeError::AddressInUse { addr: addr.to_owned() },
-        _ => ServeError::Bind { addr: addr.to_owned(), reason: e.to_string() },
+        std::io::ErrorKind::AddrInUse => ServeError::AddressInUse {
+            addr: addr.to_owned(),
+        },
+        _ => ServeError::Bind {
+            addr: addr.to_owned(),
+            reason: e.to_string(),
+        },
     })
 }
 
@@ -50,17 +55,25 @@ pub fn app(transmitter: Transmitter, extra: Router) -> Router {
 
 async fn healthz(State(transmitter): State<Transmitter>) -> impl IntoResponse {
     match tokio::time::timeout(Duration::from_secs(5), transmitter.db().ping()).await {
-        Ok(Ok(())) => (StatusCode::OK, axum::Json(serde_json::json!({"status": "ok"}))),
+        Ok(Ok(())) => (
+            StatusCode::OK,
+            axum::Json(serde_json::json!({"status": "ok"})),
+        ),
         _ => (
             StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(serde_json::json!({"status": "unavailable", "description": "the database does not answer"})),
+            axum::Json(
+                serde_json::json!({"status": "unavailable", "description": "the database does not answer"}),
+            ),
         ),
     }
 }
 
 async fn metrics() -> impl IntoResponse {
     (
-        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
         crate::metrics::render(),
     )
 }
@@ -77,15 +90,21 @@ pub async fn serve(
     match tls {
         None => {
             let stop = shutdown.clone();
-            let server = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(async move { stop.cancelled().await });
+            let server = axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move { stop.cancelled().await });
             let server = tokio::spawn(async move { server.await });
             shutdown.cancelled().await;
             match tokio::time::timeout(grace, server).await {
                 Ok(Ok(result)) => result.map_err(ServeError::Io),
                 Ok(Err(join)) => Err(ServeError::Io(std::io::Error::other(join.to_string()))),
                 Err(_) => {
-                    tracing::warn!(grace_ms = grace.as_millis() as u64, "open connections did not finish in time");
+                    tracing::warn!(
+                        grace_ms = grace.as_millis() as u64,
+                        "open connections did not finish in time"
+                    );
                     Ok(())
                 }
             }
@@ -119,25 +138,43 @@ async fn serve_tls(
         let router = router.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
-            let Ok(ssl) = Ssl::new(acceptor.context()) else { return };
-            let Ok(mut stream) = tokio_openssl::SslStream::new(ssl, tcp) else { return };
-            let handshake = tokio::time::timeout(Duration::from_secs(10), std::pin::Pin::new(&mut stream).accept()).await;
+            let Ok(ssl) = Ssl::new(acceptor.context()) else {
+                return;
+            };
+            let Ok(mut stream) = tokio_openssl::SslStream::new(ssl, tcp) else {
+                return;
+            };
+            let handshake = tokio::time::timeout(
+                Duration::from_secs(10),
+                std::pin::Pin::new(&mut stream).accept(),
+            )
+            .await;
             if !matches!(handshake, Ok(Ok(()))) {
                 tracing::debug!(%peer, "TLS handshake failed");
                 return;
             }
-            let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
-                request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
-                router.clone().oneshot(request.map(axum::body::Body::new))
-            });
+            let service = hyper::service::service_fn(
+                move |mut request: hyper::Request<hyper::body::Incoming>| {
+                    request
+                        .extensions_mut()
+                        .insert(axum::extract::ConnectInfo(peer));
+                    router.clone().oneshot(request.map(axum::body::Body::new))
+                },
+            );
             let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
             let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
             let _ = watcher.watch(connection.into_owned()).await;
         });
     }
     drop(listener);
-    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
-        tracing::warn!(grace_ms = grace.as_millis() as u64, "open TLS connections did not finish in time");
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            grace_ms = grace.as_millis() as u64,
+            "open TLS connections did not finish in time"
+        );
     }
     Ok(())
 }

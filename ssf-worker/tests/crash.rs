@@ -63,7 +63,9 @@ async fn receive(State(seen): State<Seen>, body: String) -> StatusCode {
     // A little work per SET keeps deliveries in flight when the kill lands.
     tokio::time::sleep(Duration::from_millis(2)).await;
     if let Ok(claims) = jose::decode_claims_unverified(&body)
-        && claims["txn"].as_str().is_some_and(|t| t.starts_with("burst-"))
+        && claims["txn"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("burst-"))
         && let Some(jti) = claims["jti"].as_str()
     {
         *seen.lock().unwrap().entry(jti.to_owned()).or_default() += 1;
@@ -81,26 +83,39 @@ async fn killed_mid_burst_loses_nothing(test_db: TestDb) {
     let seen: Seen = Arc::default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let endpoint = format!("http://{}/events", listener.local_addr().unwrap());
-    let app = Router::new().route("/events", post(receive)).with_state(seen.clone());
+    let app = Router::new()
+        .route("/events", post(receive))
+        .with_state(seen.clone());
     tokio::spawn(async move { axum::serve(listener, app).await });
 
     // The first transmitter process.
-    let (mut serve, lines) = spawn(&["serve", "--listen", "127.0.0.1:0", "--admin-token", "t"], &test_db.url);
+    let (mut serve, lines) = spawn(
+        &["serve", "--listen", "127.0.0.1:0", "--admin-token", "t"],
+        &test_db.url,
+    );
     let base_url = loop {
-        let line = lines.recv_timeout(Duration::from_secs(60)).expect("ssf serve started");
+        let line = lines
+            .recv_timeout(Duration::from_secs(60))
+            .expect("ssf serve started");
         if let Some(rest) = line.strip_prefix("ssf listening on ") {
             break rest.split_whitespace().next().unwrap().to_owned();
         }
     };
 
     // An administrator's provider and receiver, written to the shared database.
-    let db = Database::connect(&test_db.url, &DbOptions::default()).await.unwrap();
+    let db = Database::connect(&test_db.url, &DbOptions::default())
+        .await
+        .unwrap();
     let settings = TransmitterSettings::new(base_url.clone());
     let mut new = NewProvider::new("Crash test");
     new.slug = Some("crash".into());
     new.signing_alg = ssf_entities::SigningAlg::ES256;
-    let provider = providers::create_provider(&db, &settings, new).await.unwrap();
-    let (_, token) = receivers::create_receiver(&db.orm, &provider.id, "receiver").await.unwrap();
+    let provider = providers::create_provider(&db, &settings, new)
+        .await
+        .unwrap();
+    let (_, token) = receivers::create_receiver(&db.orm, &provider.id, "receiver")
+        .await
+        .unwrap();
 
     // The receiver creates its push stream through the SSF API of the running process.
     let http = reqwest::Client::new();
@@ -114,7 +129,12 @@ async fn killed_mid_burst_loses_nothing(test_db: TestDb) {
         .send()
         .await
         .unwrap();
-    assert_eq!(created.status(), 201, "{}", created.text().await.unwrap_or_default());
+    assert_eq!(
+        created.status(),
+        201,
+        "{}",
+        created.text().await.unwrap_or_default()
+    );
 
     // The burst, recorded by this process as an embedding IdP would.
     let transmitter = Transmitter::new(db.clone(), settings);
@@ -135,26 +155,44 @@ async fn killed_mid_burst_loses_nothing(test_db: TestDb) {
     // Kill -9 once part of the burst has arrived.
     let deadline = Instant::now() + Duration::from_secs(60);
     while counts(&seen).0 < BURST / 5 {
-        assert!(Instant::now() < deadline, "delivery did not start: {:?}", counts(&seen));
+        assert!(
+            Instant::now() < deadline,
+            "delivery did not start: {:?}",
+            counts(&seen)
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     serve.0.kill().unwrap();
     serve.0.wait().unwrap();
     let (at_kill, _) = counts(&seen);
-    assert!(at_kill < BURST, "the kill must land mid-burst (got {at_kill} of {BURST} already)");
+    assert!(
+        at_kill < BURST,
+        "the kill must land mid-burst (got {at_kill} of {BURST} already)"
+    );
 
     // A new worker process finishes the job, reclaiming the dead process's leases.
     let (_worker, _lines) = spawn(&["worker"], &test_db.url);
     let deadline = Instant::now() + Duration::from_secs(90);
     while counts(&seen).0 < BURST {
-        assert!(Instant::now() < deadline, "not every SET arrived after the restart: {:?}", counts(&seen));
+        assert!(
+            Instant::now() < deadline,
+            "not every SET arrived after the restart: {:?}",
+            counts(&seen)
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let (distinct, total) = counts(&seen);
     assert_eq!(distinct, BURST);
     // Only deliveries in flight at the kill may arrive twice: at most the claimed batches.
-    assert!(total - distinct <= 2 * BATCH, "{} duplicates", total - distinct);
+    assert!(
+        total - distinct <= 2 * BATCH,
+        "{} duplicates",
+        total - distinct
+    );
     db.close().await;
 }
 
-backend_tests!(killed_mid_burst_loses_nothing, killed_mid_burst_loses_nothing);
+backend_tests!(
+    killed_mid_burst_loses_nothing,
+    killed_mid_burst_loses_nothing
+);

@@ -25,7 +25,12 @@ impl Drop for Server {
 fn start_serve(dir: &Path, extra: &[&str]) -> Server {
     let mut child = Command::new(SSF)
         .arg("serve")
-        .args(["--listen", "127.0.0.1:0", "--admin-token", "test-admin-token"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-token",
+            "test-admin-token",
+        ])
         .args(extra)
         .current_dir(dir)
         .env_remove("SSF_DATABASE_URL")
@@ -41,7 +46,11 @@ fn start_serve(dir: &Path, extra: &[&str]) -> Server {
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if let Some(rest) = line.strip_prefix("ssf listening on ") {
-                let url = rest.split_whitespace().next().unwrap_or_default().to_owned();
+                let url = rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
                 let _ = sender.send(url);
             }
         }
@@ -63,14 +72,20 @@ fn client() -> reqwest::Client {
 fn terminate(server: &mut Server) -> std::process::ExitStatus {
     let pid = server.child.id() as i32;
     // SAFETY-free: `kill` the program with SIGTERM through the shell's kill(1).
-    let status = Command::new("kill").args(["-TERM", &pid.to_string()]).status().expect("kill");
+    let status = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("kill");
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Some(status) = server.child.try_wait().expect("wait") {
             return status;
         }
-        assert!(Instant::now() < deadline, "ssf serve did not stop within 30 s of SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "ssf serve did not stop within 30 s of SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -79,15 +94,25 @@ fn terminate(server: &mut Server) -> std::process::ExitStatus {
 async fn serve_starts_on_an_empty_directory_and_answers_healthz() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = start_serve(dir.path(), &[]);
-    assert!(dir.path().join("ssf.db").exists(), "the default SQLite file is created");
+    assert!(
+        dir.path().join("ssf.db").exists(),
+        "the default SQLite file is created"
+    );
 
-    let response = client().get(format!("{}/healthz", server.base_url)).send().await.unwrap();
+    let response = client()
+        .get(format!("{}/healthz", server.base_url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["status"], "ok");
 
     let status = terminate(&mut server);
-    assert!(status.success(), "graceful shutdown exits 0, got {status:?}");
+    assert!(
+        status.success(),
+        "graceful shutdown exits 0, got {status:?}"
+    );
 }
 
 #[tokio::test]
@@ -96,10 +121,23 @@ async fn serve_speaks_https_with_the_given_certificate() {
     let (cert, key) = self_signed(dir.path());
     let server = start_serve(
         dir.path(),
-        &["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()],
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
     );
-    assert!(server.base_url.starts_with("https://"), "{}", server.base_url);
-    let response = client().get(format!("{}/healthz", server.base_url)).send().await.unwrap();
+    assert!(
+        server.base_url.starts_with("https://"),
+        "{}",
+        server.base_url
+    );
+    let response = client()
+        .get(format!("{}/healthz", server.base_url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
 }
 
@@ -121,14 +159,21 @@ fn an_unreachable_database_is_one_clear_line_and_a_failure_exit() {
     let dir = tempfile::tempdir().unwrap();
     // Port 1 on loopback: nothing listens there, so the connection is refused at once.
     let output = Command::new(SSF)
-        .args(["migrate", "--database-url", "postgres://postgres:secret@127.0.0.1:1/ssf"])
+        .args([
+            "migrate",
+            "--database-url",
+            "postgres://postgres:secret@127.0.0.1:1/ssf",
+        ])
         .current_dir(dir.path())
         .output()
         .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_one_error_line(&stderr, "cannot open the database");
-    assert!(!stderr.contains("secret"), "the password is not printed: {stderr}");
+    assert!(
+        !stderr.contains("secret"),
+        "the password is not printed: {stderr}"
+    );
 }
 
 #[test]
@@ -144,7 +189,10 @@ fn a_port_in_use_is_one_clear_line_and_a_failure_exit() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_one_error_line(&stderr, "address already in use");
-    assert!(!dir.path().join("ssf.db").exists(), "nothing is created when the port is taken");
+    assert!(
+        !dir.path().join("ssf.db").exists(),
+        "nothing is created when the port is taken"
+    );
 }
 
 #[test]
@@ -152,7 +200,15 @@ fn an_unreadable_tls_key_is_one_clear_line_and_a_failure_exit() {
     let dir = tempfile::tempdir().unwrap();
     let (cert, _) = self_signed(dir.path());
     let output = Command::new(SSF)
-        .args(["serve", "--listen", "127.0.0.1:0", "--tls-cert", cert.to_str().unwrap(), "--tls-key", "/nonexistent/key.pem"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            "/nonexistent/key.pem",
+        ])
         .current_dir(dir.path())
         .output()
         .unwrap();
@@ -166,8 +222,15 @@ fn migrate_applies_the_schema_to_a_new_sqlite_file_twice() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("m.db").display());
     for _ in 0..2 {
-        let output = Command::new(SSF).args(["migrate", "--database-url", &url]).output().unwrap();
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let output = Command::new(SSF)
+            .args(["migrate", "--database-url", &url])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     assert!(dir.path().join("m.db").exists());
 }
@@ -176,7 +239,10 @@ fn assert_one_error_line(stderr: &str, expected: &str) {
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 1, "exactly one line on stderr, got: {stderr}");
     assert!(lines[0].starts_with("error: "), "{stderr}");
-    assert!(lines[0].contains(expected), "expected {expected:?} in {stderr}");
+    assert!(
+        lines[0].contains(expected),
+        "expected {expected:?} in {stderr}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
@@ -198,13 +264,22 @@ fn self_signed(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     let name = name.build();
     let mut builder = X509Builder::new().unwrap();
     builder.set_version(2).unwrap();
-    builder.set_serial_number(&BigNum::from_u32(1).unwrap().to_asn1_integer().unwrap()).unwrap();
+    builder
+        .set_serial_number(&BigNum::from_u32(1).unwrap().to_asn1_integer().unwrap())
+        .unwrap();
     builder.set_subject_name(&name).unwrap();
     builder.set_issuer_name(&name).unwrap();
     builder.set_pubkey(&key).unwrap();
-    builder.set_not_before(&Asn1Time::days_from_now(0).unwrap()).unwrap();
-    builder.set_not_after(&Asn1Time::days_from_now(1).unwrap()).unwrap();
-    let san = SubjectAlternativeName::new().ip("127.0.0.1").build(&builder.x509v3_context(None, None)).unwrap();
+    builder
+        .set_not_before(&Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    builder
+        .set_not_after(&Asn1Time::days_from_now(1).unwrap())
+        .unwrap();
+    let san = SubjectAlternativeName::new()
+        .ip("127.0.0.1")
+        .build(&builder.x509v3_context(None, None))
+        .unwrap();
     builder.append_extension(san).unwrap();
     builder.sign(&key, MessageDigest::sha256()).unwrap();
     let cert_path = dir.join("cert.pem");
@@ -217,14 +292,36 @@ fn self_signed(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
 #[test]
 fn the_demo_delivers_and_verifies_one_set_of_every_idp_event_type_and_a_polled_one() {
     let dir = tempfile::tempdir().unwrap();
-    let output = Command::new(SSF).arg("demo").current_dir(dir.path()).env_remove("RUST_LOG").output().unwrap();
+    let output = Command::new(SSF)
+        .arg("demo")
+        .current_dir(dir.path())
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-    let verified = stdout.lines().filter(|l| l.contains("verified against the published JWKS")).count();
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let verified = stdout
+        .lines()
+        .filter(|l| l.contains("verified against the published JWKS"))
+        .count();
     let samples = ssf_worker::demo::sample_events().len();
-    assert_eq!(verified, samples + 1, "one per IdP event type plus the polled one:\n{stdout}");
-    assert!(stdout.contains("polled IdP event session.logout"), "{stdout}");
-    assert!(!dir.path().join("ssf.db").exists(), "the demo leaves no database behind in the working directory");
+    assert_eq!(
+        verified,
+        samples + 1,
+        "one per IdP event type plus the polled one:\n{stdout}"
+    );
+    assert!(
+        stdout.contains("polled IdP event session.logout"),
+        "{stdout}"
+    );
+    assert!(
+        !dir.path().join("ssf.db").exists(),
+        "the demo leaves no database behind in the working directory"
+    );
 }
 
 #[test]
@@ -239,7 +336,10 @@ fn a_bad_key_encryption_key_is_one_clear_line_and_a_failure_exit() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_one_error_line(&stderr, "SSF_KEY_ENCRYPTION_KEY");
-    assert!(!stderr.contains("too-short"), "the key's value is not echoed: {stderr}");
+    assert!(
+        !stderr.contains("too-short"),
+        "the key's value is not echoed: {stderr}"
+    );
 }
 
 #[test]

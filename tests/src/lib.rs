@@ -25,7 +25,11 @@ pub struct TestDb {
 
 enum Guard {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres { admin_url: String, name: String, _container: Option<Arc<ContainerAsync<Postgres>>> },
+    Postgres {
+        admin_url: String,
+        name: String,
+        _container: Option<Arc<ContainerAsync<Postgres>>>,
+    },
 }
 
 impl TestDb {
@@ -33,7 +37,11 @@ impl TestDb {
     pub fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().expect("temporary directory");
         let url = format!("sqlite://{}", dir.path().join("ssf.db").display());
-        TestDb { url, kind: "sqlite", _guard: Guard::Sqlite(dir) }
+        TestDb {
+            url,
+            kind: "sqlite",
+            _guard: Guard::Sqlite(dir),
+        }
     }
 
     /// A new, empty PostgreSQL database; `None` (with a message) when no server can be had
@@ -68,13 +76,19 @@ impl TestDb {
         Some(TestDb {
             url,
             kind: "postgres",
-            _guard: Guard::Postgres { admin_url, name, _container: container },
+            _guard: Guard::Postgres {
+                admin_url,
+                name,
+                _container: container,
+            },
         })
     }
 
     /// Opens and migrates the database.
     pub async fn open(&self) -> Database {
-        let db = Database::connect(&self.url, &DbOptions::default()).await.expect("open test database");
+        let db = Database::connect(&self.url, &DbOptions::default())
+            .await
+            .expect("open test database");
         db.migrate().await.expect("migrate test database");
         db
     }
@@ -82,18 +96,27 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        if let Guard::Postgres { admin_url, name, _container: None } = &self._guard {
+        if let Guard::Postgres {
+            admin_url,
+            name,
+            _container: None,
+        } = &self._guard
+        {
             // Drop happens outside any runtime we may block; use a thread with its own.
             let admin_url = admin_url.clone();
             let name = name.clone();
             let _ = std::thread::spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
                 if let Ok(runtime) = runtime {
                     runtime.block_on(async {
                         if let Ok(admin) = sqlx::PgPool::connect(&admin_url).await {
-                            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                                .execute(&admin)
-                                .await;
+                            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            )))
+                            .execute(&admin)
+                            .await;
                             admin.close().await;
                         }
                     });
@@ -105,10 +128,19 @@ impl Drop for TestDb {
 }
 
 async fn start_container() -> Result<(String, Arc<ContainerAsync<Postgres>>), String> {
-    let container = Postgres::default().start().await.map_err(|e| e.to_string())?;
+    let container = Postgres::default()
+        .start()
+        .await
+        .map_err(|e| e.to_string())?;
     let host = container.get_host().await.map_err(|e| e.to_string())?;
-    let port = container.get_host_port_ipv4(5432).await.map_err(|e| e.to_string())?;
-    Ok((format!("postgres://postgres:postgres@{host}:{port}/postgres"), Arc::new(container)))
+    let port = container
+        .get_host_port_ipv4(5432)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((
+        format!("postgres://postgres:postgres@{host}:{port}/postgres"),
+        Arc::new(container),
+    ))
 }
 
 /// `postgres://u@h:p/old?x` with the database name replaced.
@@ -159,8 +191,14 @@ mod tests {
 
     #[test]
     fn database_name_is_replaced() {
-        assert_eq!(replace_database("postgres://p@127.0.0.1:5432/postgres", "x"), "postgres://p@127.0.0.1:5432/x");
-        assert_eq!(replace_database("postgres://p@h/db?sslmode=disable", "x"), "postgres://p@h/x?sslmode=disable");
+        assert_eq!(
+            replace_database("postgres://p@127.0.0.1:5432/postgres", "x"),
+            "postgres://p@127.0.0.1:5432/x"
+        );
+        assert_eq!(
+            replace_database("postgres://p@h/db?sslmode=disable", "x"),
+            "postgres://p@h/x?sslmode=disable"
+        );
         assert_eq!(replace_database("postgres://p@h", "x"), "postgres://p@h/x");
     }
 }

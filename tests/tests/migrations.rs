@@ -1,7 +1,9 @@
 //! The schema applies on both backends, is idempotent, and holds the rows the entities describe.
 
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, PaginatorTrait, Set, Statement};
-use ssf_entities::{DefaultSubjects, DeliveryMethod, EventStatus, SigningAlg, StreamStatus, SubjectFormat};
+use ssf_entities::{
+    DefaultSubjects, DeliveryMethod, EventStatus, SigningAlg, StreamStatus, SubjectFormat,
+};
 use ssf_entities::{providers, stream_events, streams};
 use ssf_migrations::{Migrator, MigratorTrait};
 use ssf_tests::{TestDb, backend_tests};
@@ -12,7 +14,12 @@ async fn applies_twice_and_stores_rows(test_db: TestDb) {
     db.migrate().await.expect("second migration run");
     let applied = Migrator::get_applied_migrations(&db.orm).await.unwrap();
     assert_eq!(applied.len(), Migrator::migrations().len());
-    assert!(Migrator::get_pending_migrations(&db.orm).await.unwrap().is_empty());
+    assert!(
+        Migrator::get_pending_migrations(&db.orm)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     let now = ssf_provider::clock::now_ms();
     providers::ActiveModel {
@@ -67,7 +74,9 @@ async fn applies_twice_and_stores_rows(test_db: TestDb) {
             delivery_method: Set(DeliveryMethod::Push),
             jti: Set(format!("jti-{n}")),
             txn: Set(None),
-            event_type: Set("https://schemas.openid.net/secevent/caep/event-type/session-revoked".into()),
+            event_type: Set(
+                "https://schemas.openid.net/secevent/caep/event-type/session-revoked".into(),
+            ),
             payload: Set("{}".into()),
             token: Set(None),
             status: Set(EventStatus::Pending),
@@ -104,23 +113,43 @@ async fn applies_twice_and_stores_rows(test_db: TestDb) {
     assert!(duplicate.is_err());
 
     // Deleting the provider removes its streams and their events (foreign keys are on).
-    providers::Entity::delete_by_id("p1").exec(&db.orm).await.unwrap();
-    assert_eq!(stream_events::Entity::find().count(&db.orm).await.unwrap(), 0);
+    providers::Entity::delete_by_id("p1")
+        .exec(&db.orm)
+        .await
+        .unwrap();
+    assert_eq!(
+        stream_events::Entity::find().count(&db.orm).await.unwrap(),
+        0
+    );
     assert_eq!(streams::Entity::find().count(&db.orm).await.unwrap(), 0);
 }
 
-backend_tests!(migrations_apply_twice_and_store_rows, applies_twice_and_stores_rows);
+backend_tests!(
+    migrations_apply_twice_and_store_rows,
+    applies_twice_and_stores_rows
+);
 
 #[tokio::test]
 async fn sqlite_runs_in_wal_mode_with_durable_sync_and_foreign_keys() {
     let test_db = TestDb::sqlite();
     let db = test_db.open().await;
-    let ssf_provider::db::Pool::Sqlite(pool) = &db.pool else { panic!("sqlite pool") };
-    let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(pool).await.unwrap();
+    let ssf_provider::db::Pool::Sqlite(pool) = &db.pool else {
+        panic!("sqlite pool")
+    };
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(pool)
+        .await
+        .unwrap();
     assert_eq!(mode, "wal");
     // 1 = NORMAL, 2 = FULL; 0 (OFF) would lose committed events on a crash.
-    let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(pool).await.unwrap();
+    let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+        .fetch_one(pool)
+        .await
+        .unwrap();
     assert!(synchronous >= 1, "synchronous = {synchronous}");
-    let foreign_keys: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(pool).await.unwrap();
+    let foreign_keys: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+        .fetch_one(pool)
+        .await
+        .unwrap();
     assert_eq!(foreign_keys, 1);
 }
