@@ -37,12 +37,22 @@ fn main() {
         .build()
         .expect("tokio runtime");
     runtime.block_on(async {
-        println!("emit() latency, {samples} sequential calls per row (after {WARMUP} warm-up calls)");
-        println!("{:<10} {:>8} {:>10} {:>10} {:>10} {:>14}", "backend", "streams", "p50", "p99", "mean", "emit_many ev/s");
+        println!(
+            "emit() latency, {samples} sequential calls per row (after {WARMUP} warm-up calls)"
+        );
+        println!(
+            "{:<10} {:>8} {:>10} {:>10} {:>10} {:>14}",
+            "backend", "streams", "p50", "p99", "mean", "emit_many ev/s"
+        );
         let dir = tempfile::tempdir().expect("temporary directory");
         for streams in STREAM_COUNTS {
-            let url = format!("sqlite://{}", dir.path().join(format!("bench-{streams}.db")).display());
-            let db = Database::connect(&url, &DbOptions::default()).await.expect("open SQLite");
+            let url = format!(
+                "sqlite://{}",
+                dir.path().join(format!("bench-{streams}.db")).display()
+            );
+            let db = Database::connect(&url, &DbOptions::default())
+                .await
+                .expect("open SQLite");
             run("sqlite", db, streams, samples).await;
         }
         let admin_url = std::env::var("SSF_BENCH_POSTGRES_URL")
@@ -53,7 +63,9 @@ fn main() {
             Some(admin_url) => {
                 for streams in STREAM_COUNTS {
                     let scratch = ScratchPostgres::create(&admin_url).await;
-                    let db = Database::connect(&scratch.url, &DbOptions::default()).await.expect("open PostgreSQL");
+                    let db = Database::connect(&scratch.url, &DbOptions::default())
+                        .await
+                        .expect("open PostgreSQL");
                     run("postgres", db, streams, samples).await;
                     scratch.drop_database().await;
                 }
@@ -75,7 +87,10 @@ async fn run(backend: &str, db: Database, streams: usize, samples: usize) {
     let transmitter = Transmitter::new(db.clone(), settings);
 
     for i in 0..WARMUP {
-        transmitter.emit(&provider.id, logout(i)).await.expect("emit");
+        transmitter
+            .emit(&provider.id, logout(i))
+            .await
+            .expect("emit");
     }
     let mut latencies = Vec::with_capacity(samples);
     for i in 0..samples {
@@ -91,8 +106,13 @@ async fn run(backend: &str, db: Database, streams: usize, samples: usize) {
     let batches = (samples / BATCH).clamp(2, 10);
     let start = Instant::now();
     for b in 0..batches {
-        let events: Vec<IdpEvent> = (0..BATCH).map(|i| logout(1_000_000 + b * BATCH + i)).collect();
-        transmitter.emit_many(&provider.id, &events).await.expect("emit_many");
+        let events: Vec<IdpEvent> = (0..BATCH)
+            .map(|i| logout(1_000_000 + b * BATCH + i))
+            .collect();
+        transmitter
+            .emit_many(&provider.id, &events)
+            .await
+            .expect("emit_many");
     }
     let per_second = (batches * BATCH) as f64 / start.elapsed().as_secs_f64();
 
@@ -109,8 +129,14 @@ async fn run(backend: &str, db: Database, streams: usize, samples: usize) {
 }
 
 fn logout(i: usize) -> IdpEvent {
-    let user = User::new(Some(format!("u-{i}")), Some(format!("user{i}@example.com"))).expect("user");
-    IdpEvent::new(user, IdpEventKind::SessionLogout { session_id: Some(format!("session-{i}")) })
+    let user =
+        User::new(Some(format!("u-{i}")), Some(format!("user{i}@example.com"))).expect("user");
+    IdpEvent::new(
+        user,
+        IdpEventKind::SessionLogout {
+            session_id: Some(format!("session-{i}")),
+        },
+    )
 }
 
 async fn add_stream(db: &Database, provider_id: &str) {
@@ -145,7 +171,9 @@ async fn add_stream(db: &Database, provider_id: &str) {
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let index = ((sorted.len() as f64 * p).ceil() as usize).saturating_sub(1).min(sorted.len() - 1);
+    let index = ((sorted.len() as f64 * p).ceil() as usize)
+        .saturating_sub(1)
+        .min(sorted.len() - 1);
     sorted[index]
 }
 
@@ -163,8 +191,14 @@ struct ScratchPostgres {
 impl ScratchPostgres {
     async fn create(admin_url: &str) -> Self {
         let name = format!("ssf_bench_{}", uuid::Uuid::new_v4().simple());
-        let admin = Database::connect(admin_url, &DbOptions::default()).await.expect("reach PostgreSQL");
-        admin.orm.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create bench database");
+        let admin = Database::connect(admin_url, &DbOptions::default())
+            .await
+            .expect("reach PostgreSQL");
+        admin
+            .orm
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create bench database");
         admin.close().await;
         let (base, query) = match admin_url.split_once('?') {
             Some((base, query)) => (base, format!("?{query}")),
@@ -175,12 +209,22 @@ impl ScratchPostgres {
             Some(slash) => &base[..scheme_end + slash],
             None => base,
         };
-        ScratchPostgres { admin_url: admin_url.to_owned(), url: format!("{server}/{name}{query}"), name }
+        ScratchPostgres {
+            admin_url: admin_url.to_owned(),
+            url: format!("{server}/{name}{query}"),
+            name,
+        }
     }
 
     async fn drop_database(self) {
         if let Ok(admin) = Database::connect(&self.admin_url, &DbOptions::default()).await {
-            let _ = admin.orm.execute_unprepared(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).await;
+            let _ = admin
+                .orm
+                .execute_unprepared(&format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    self.name
+                ))
+                .await;
             admin.close().await;
         }
     }

@@ -19,8 +19,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
+    QuerySelect, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use ssf_entities::{
     DefaultSubjects, EventStatus, StreamStatus, providers, stream_events, stream_subjects, streams,
@@ -69,8 +69,14 @@ impl Transmitter {
     /// Records the SETs `event` becomes on every stream of provider `provider_id` that should
     /// receive it, in one transaction, and wakes delivery. Returns once they are committed;
     /// delivery happens later, in the worker or when receivers poll.
-    pub async fn emit(&self, provider_id: &str, event: IdpEvent) -> Result<EmitOutcome, DispatchError> {
-        let mut outcomes = self.emit_many(provider_id, std::slice::from_ref(&event)).await?;
+    pub async fn emit(
+        &self,
+        provider_id: &str,
+        event: IdpEvent,
+    ) -> Result<EmitOutcome, DispatchError> {
+        let mut outcomes = self
+            .emit_many(provider_id, std::slice::from_ref(&event))
+            .await?;
         Ok(outcomes.pop().unwrap_or(EmitOutcome {
             txn: String::new(),
             stream_events: 0,
@@ -123,7 +129,10 @@ pub async fn record_events<C: ConnectionTrait>(
     if provider.deleted_at.is_some() {
         return Err(DispatchError::ProviderDeleted(provider.id.clone()));
     }
-    let outcomes = plan(conn, hook, provider, events).await?.write(conn).await?;
+    let outcomes = plan(conn, hook, provider, events)
+        .await?
+        .write(conn)
+        .await?;
     if outcomes.iter().any(|o| o.stream_events > 0) {
         let backend = match conn.get_database_backend() {
             DbBackend::Postgres => Backend::Postgres,
@@ -165,7 +174,10 @@ pub async fn record_for_stream<C: ConnectionTrait>(
 }
 
 /// The provider, unless it is unknown or deleted.
-async fn live_provider<C: ConnectionTrait>(conn: &C, provider_id: &str) -> Result<providers::Model, DispatchError> {
+async fn live_provider<C: ConnectionTrait>(
+    conn: &C,
+    provider_id: &str,
+) -> Result<providers::Model, DispatchError> {
     let provider = providers::Entity::find_by_id(provider_id)
         .one(conn)
         .await?
@@ -220,7 +232,12 @@ async fn plan<'p, C: ConnectionTrait>(
         let mut sets = Vec::new();
         for candidate in &candidates {
             if !candidate.delivers.contains(&event_type)
-                || !covers(provider.default_subjects, &candidate.stream.id, &mapped.coverage, &excluded_or_included)
+                || !covers(
+                    provider.default_subjects,
+                    &candidate.stream.id,
+                    &mapped.coverage,
+                    &excluded_or_included,
+                )
                 || !hook.may_receive(&event.user, &candidate.stream).await
             {
                 continue;
@@ -242,7 +259,10 @@ async fn plan<'p, C: ConnectionTrait>(
     Ok(Plan {
         provider,
         events: planned,
-        streams: candidates.into_iter().map(|c| (c.stream.id.clone(), c.stream)).collect(),
+        streams: candidates
+            .into_iter()
+            .map(|c| (c.stream.id.clone(), c.stream))
+            .collect(),
     })
 }
 
@@ -311,9 +331,11 @@ async fn candidate_streams<C: ConnectionTrait>(
 ) -> Result<Vec<Candidate>, DbErr> {
     // Event type URIs hold no LIKE wildcards, so this narrows exactly; the JSON is then
     // parsed to decide.
-    let mentions = event_types.iter().fold(Condition::any(), |any, event_type| {
-        any.add(streams::Column::EventsDelivered.contains(format!("\"{}\"", event_type.uri())))
-    });
+    let mentions = event_types
+        .iter()
+        .fold(Condition::any(), |any, event_type| {
+            any.add(streams::Column::EventsDelivered.contains(format!("\"{}\"", event_type.uri())))
+        });
     let rows = streams::Entity::find()
         .filter(streams::Column::ProviderId.eq(&provider.id))
         .filter(streams::Column::Status.is_in([StreamStatus::Enabled, StreamStatus::Paused]))
@@ -323,7 +345,10 @@ async fn candidate_streams<C: ConnectionTrait>(
     let mut candidates = Vec::with_capacity(rows.len());
     for stream in rows {
         let delivers = match serde_json::from_str::<Vec<String>>(&stream.events_delivered) {
-            Ok(uris) => uris.iter().filter_map(|uri| EventType::from_uri(uri)).collect(),
+            Ok(uris) => uris
+                .iter()
+                .filter_map(|uri| EventType::from_uri(uri))
+                .collect(),
             Err(error) => {
                 // One damaged row must not stop the provider's other streams.
                 tracing::error!(stream_id = %stream.id, %error, "stream has unreadable events_delivered; it gets no events");
@@ -376,7 +401,9 @@ async fn listed_subjects<C: ConnectionTrait>(
                 .column(stream_subjects::Column::StreamId)
                 .column(stream_subjects::Column::Subject)
                 .filter(stream_subjects::Column::StreamId.is_in(stream_chunk.iter().copied()))
-                .filter(stream_subjects::Column::SubjectKey.is_in(key_chunk.iter().map(String::as_str)))
+                .filter(
+                    stream_subjects::Column::SubjectKey.is_in(key_chunk.iter().map(String::as_str)),
+                )
                 .filter(stream_subjects::Column::Included.eq(included))
                 .into_tuple()
                 .all(conn)
@@ -413,7 +440,12 @@ fn collect_keys(subject: &SubjectId, keys: &mut BTreeSet<String>) {
 }
 
 /// SSF §8.1.3: whether a stream covers an event about `coverage`, given the listed rows.
-fn covers(default_subjects: DefaultSubjects, stream_id: &str, coverage: &SubjectId, listed: &[(String, SubjectId)]) -> bool {
+fn covers(
+    default_subjects: DefaultSubjects,
+    stream_id: &str,
+    coverage: &SubjectId,
+    listed: &[(String, SubjectId)],
+) -> bool {
     let is_listed = listed
         .iter()
         .any(|(listed_stream, subject)| listed_stream == stream_id && subject.matches(coverage));

@@ -85,9 +85,18 @@ impl TryFrom<UserFields> for User {
 impl From<User> for UserFields {
     fn from(user: User) -> Self {
         match user.0 {
-            Known::Id(id) => UserFields { id: Some(id), email: None },
-            Known::Email(email) => UserFields { id: None, email: Some(email) },
-            Known::Both { id, email } => UserFields { id: Some(id), email: Some(email) },
+            Known::Id(id) => UserFields {
+                id: Some(id),
+                email: None,
+            },
+            Known::Email(email) => UserFields {
+                id: None,
+                email: Some(email),
+            },
+            Known::Both { id, email } => UserFields {
+                id: Some(id),
+                email: Some(email),
+            },
         }
     }
 }
@@ -525,14 +534,18 @@ impl IdpEvent {
 
         let event = match &self.kind {
             IdpEventKind::SessionLogout { session_id } => {
-                member = session_id.as_deref().map(|s| (ComplexMember::Session, session_subject(s)));
+                member = session_id
+                    .as_deref()
+                    .map(|s| (ComplexMember::Session, session_subject(s)));
                 common.initiating_entity = Some(InitiatingEntity::User);
                 // The CAEP interoperability profile requires a non-empty reason_admin.
                 common.reason_admin = Some(english("User signed out"));
                 SecurityEvent::SessionRevoked(BasicEvent { common })
             }
             IdpEventKind::SessionRevoked { session_id, reason } => {
-                member = session_id.as_deref().map(|s| (ComplexMember::Session, session_subject(s)));
+                member = session_id
+                    .as_deref()
+                    .map(|s| (ComplexMember::Session, session_subject(s)));
                 common.initiating_entity = Some(InitiatingEntity::Admin);
                 common.reason_admin = Some(english(
                     reason
@@ -760,7 +773,10 @@ mod tests {
     /// The `events` claim and `sub_id` of the SET `kind` becomes under the email policy.
     fn mapped(kind: IdpEventKind) -> (serde_json::Value, serde_json::Value) {
         let m = event(kind).map(&email_policy()).unwrap();
-        (serde_json::to_value(&m.subject).unwrap(), serde_json::to_value(&m.event).unwrap())
+        (
+            serde_json::to_value(&m.subject).unwrap(),
+            serde_json::to_value(&m.event).unwrap(),
+        )
     }
 
     fn alice_email() -> serde_json::Value {
@@ -803,7 +819,10 @@ mod tests {
             session_id: Some("sess-1".into()),
             reason: Some("Suspicious sign-in".into()),
         });
-        assert_eq!(subject["session"], json!({"format": "opaque", "id": SESSION_HASH}));
+        assert_eq!(
+            subject["session"],
+            json!({"format": "opaque", "id": SESSION_HASH})
+        );
         assert_eq!(
             event,
             json!({caep("session-revoked"): {
@@ -866,9 +885,27 @@ mod tests {
             aaguid: Some("accced6a-63f5-490a-9eea-e59bc1896cfc".into()),
         };
         for (kind, change_type, reason) in [
-            (IdpEventKind::MfaAdded { device: device.clone() }, "create", "Authenticator added"),
-            (IdpEventKind::MfaUpdated { device: device.clone() }, "update", "Authenticator updated"),
-            (IdpEventKind::MfaRemoved { device: device.clone() }, "delete", "Authenticator removed"),
+            (
+                IdpEventKind::MfaAdded {
+                    device: device.clone(),
+                },
+                "create",
+                "Authenticator added",
+            ),
+            (
+                IdpEventKind::MfaUpdated {
+                    device: device.clone(),
+                },
+                "update",
+                "Authenticator updated",
+            ),
+            (
+                IdpEventKind::MfaRemoved {
+                    device: device.clone(),
+                },
+                "delete",
+                "Authenticator removed",
+            ),
         ] {
             let (subject, event) = mapped(kind);
             assert_eq!(subject, alice_email());
@@ -901,17 +938,32 @@ mod tests {
             reason: Some(AccountDisabledReason::Hijacking),
         });
         assert_eq!(subject, alice_email());
-        assert_eq!(event, json!({risc("account-disabled"): {"reason": "hijacking", "event_timestamp": AT}}));
+        assert_eq!(
+            event,
+            json!({risc("account-disabled"): {"reason": "hijacking", "event_timestamp": AT}})
+        );
         let (_, event) = mapped(IdpEventKind::AccountDisabled {
             reason: Some(AccountDisabledReason::BulkAccount),
         });
-        assert_eq!(event, json!({risc("account-disabled"): {"reason": "bulk-account", "event_timestamp": AT}}));
+        assert_eq!(
+            event,
+            json!({risc("account-disabled"): {"reason": "bulk-account", "event_timestamp": AT}})
+        );
         let (_, event) = mapped(IdpEventKind::AccountDisabled { reason: None });
-        assert_eq!(event, json!({risc("account-disabled"): {"event_timestamp": AT}}));
+        assert_eq!(
+            event,
+            json!({risc("account-disabled"): {"event_timestamp": AT}})
+        );
         let (_, event) = mapped(IdpEventKind::AccountEnabled);
-        assert_eq!(event, json!({risc("account-enabled"): {"event_timestamp": AT}}));
+        assert_eq!(
+            event,
+            json!({risc("account-enabled"): {"event_timestamp": AT}})
+        );
         let (_, event) = mapped(IdpEventKind::AccountDeleted);
-        assert_eq!(event, json!({risc("account-purged"): {"event_timestamp": AT}}));
+        assert_eq!(
+            event,
+            json!({risc("account-purged"): {"event_timestamp": AT}})
+        );
     }
 
     #[test]
@@ -940,8 +992,14 @@ mod tests {
             );
         }
         let without_email = IdpEvent::new(User::by_id("u-42").unwrap(), kind);
-        assert!(matches!(without_email.map(&email_policy()), Err(IdpEventError::NoOldEmail)));
-        assert!(matches!(without_email.validate(), Err(IdpEventError::NoOldEmail)));
+        assert!(matches!(
+            without_email.map(&email_policy()),
+            Err(IdpEventError::NoOldEmail)
+        ));
+        assert!(matches!(
+            without_email.validate(),
+            Err(IdpEventError::NoOldEmail)
+        ));
     }
 
     #[test]
@@ -1051,7 +1109,10 @@ mod tests {
             json!({caep("token-claims-change"): {"claims": {"role": "ro-admin"}, "event_timestamp": AT}})
         );
         let empty = event_without_claims();
-        assert!(matches!(empty.map(&email_policy()), Err(IdpEventError::NoClaims)));
+        assert!(matches!(
+            empty.map(&email_policy()),
+            Err(IdpEventError::NoClaims)
+        ));
     }
 
     fn event_without_claims() -> IdpEvent {
@@ -1064,7 +1125,9 @@ mod tests {
         let id_only = User::by_id("u-42").unwrap();
         let email_only = User::by_email("alice@example.com").unwrap();
         let iss_sub = json!({"format": "iss_sub", "iss": ISSUER, "sub": "u-42"});
-        let subject = |policy: &SubjectPolicy, user: &User| serde_json::to_value(policy.user_subject(user)).unwrap();
+        let subject = |policy: &SubjectPolicy, user: &User| {
+            serde_json::to_value(policy.user_subject(user)).unwrap()
+        };
 
         assert_eq!(subject(&email_policy(), &both), alice_email());
         assert_eq!(subject(&email_policy(), &id_only), iss_sub);
@@ -1074,9 +1137,14 @@ mod tests {
         assert_eq!(subject(&iss_sub_policy(), &email_only), alice_email());
 
         // Inside a complex subject too.
-        let m = IdpEvent::new(both, IdpEventKind::SessionLogout { session_id: Some("sess-1".into()) })
-            .map(&iss_sub_policy())
-            .unwrap();
+        let m = IdpEvent::new(
+            both,
+            IdpEventKind::SessionLogout {
+                session_id: Some("sess-1".into()),
+            },
+        )
+        .map(&iss_sub_policy())
+        .unwrap();
         assert_eq!(serde_json::to_value(&m.subject).unwrap()["user"], iss_sub);
     }
 
@@ -1160,14 +1228,19 @@ mod tests {
             }
         );
         // Serialising gives back the same event.
-        let again: IdpEvent = serde_json::from_value(serde_json::to_value(&parsed).unwrap()).unwrap();
+        let again: IdpEvent =
+            serde_json::from_value(serde_json::to_value(&parsed).unwrap()).unwrap();
         assert_eq!(again, parsed);
 
         let before = Utc::now().timestamp();
         let unit: IdpEvent =
-            serde_json::from_value(json!({"type": "password.changed", "user": {"id": "u-1"}})).unwrap();
+            serde_json::from_value(json!({"type": "password.changed", "user": {"id": "u-1"}}))
+                .unwrap();
         assert_eq!(unit.kind, IdpEventKind::PasswordChanged);
-        assert!(unit.occurred_at.timestamp() >= before, "occurred_at defaults to now");
+        assert!(
+            unit.occurred_at.timestamp() >= before,
+            "occurred_at defaults to now"
+        );
         assert_eq!(unit.request_id, None);
     }
 
@@ -1188,7 +1261,10 @@ mod tests {
             json!({"type": "password.changed", "user": {"id": "u"}, "request_id": ""}),
         ];
         for body in refused {
-            assert!(serde_json::from_value::<IdpEvent>(body.clone()).is_err(), "accepted {body}");
+            assert!(
+                serde_json::from_value::<IdpEvent>(body.clone()).is_err(),
+                "accepted {body}"
+            );
         }
     }
 
@@ -1205,7 +1281,14 @@ mod tests {
         for kind in kinds {
             let json = serde_json::to_value(event(kind.clone())).unwrap();
             assert_eq!(json["type"], kind.name());
-            assert_eq!(event(kind.clone()).map(&email_policy()).unwrap().event.event_type(), kind.event_type());
+            assert_eq!(
+                event(kind.clone())
+                    .map(&email_policy())
+                    .unwrap()
+                    .event
+                    .event_type(),
+                kind.event_type()
+            );
         }
     }
 }

@@ -7,10 +7,10 @@
 
 use ssf_entities::SigningAlg;
 use ssf_worker::WorkerConfig;
-use ssf_worker::bench::{BenchOptions, run};
+use ssf_worker::bench::{BenchOptions, BenchReport, run};
 
 fn main() {
-    // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing useful either.
+    // `cargo test --benches` lists benchmarks; there is nothing to list.
     if std::env::args().any(|a| a == "--list") {
         return;
     }
@@ -23,21 +23,34 @@ fn main() {
     let postgres = std::env::var("SSF_BENCH_POSTGRES_URL")
         .ok()
         .filter(|u| !u.is_empty());
+    let only_alg = std::env::var("SSF_BENCH_ALG")
+        .ok()
+        .filter(|a| !a.is_empty());
+    let skip_sqlite = std::env::var("SSF_BENCH_SKIP_SQLITE").is_ok_and(|v| v == "1");
     println!(
         "| backend | alg | SETs × streams | delivered SETs/s | p50 | p99 | signing limit (SETs/s, all cores) | receiver limit (req/s) |"
     );
     println!("|---|---|---|---|---|---|---|---|");
     for alg in [SigningAlg::ES256, SigningAlg::RS256] {
-        let options = BenchOptions {
-            alg,
-            events,
-            streams,
-            worker: WorkerConfig::default(),
-            database_url: None,
-        };
-        match runtime.block_on(run(options)) {
-            Ok(report) => println!("{}", report.markdown_row()),
-            Err(error) => eprintln!("SQLite {alg:?}: {error}"),
+        if only_alg
+            .as_deref()
+            .is_some_and(|only| only != format!("{alg:?}"))
+        {
+            continue;
+        }
+        if !skip_sqlite {
+            let options = BenchOptions {
+                alg,
+                events,
+                streams,
+                worker: WorkerConfig::default(),
+                database_url: None,
+            };
+            print_report(
+                "SQLite",
+                alg,
+                runtime.block_on(run(options)).map_err(|e| e.to_string()),
+            );
         }
         if let Some(admin_url) = &postgres {
             let result = runtime.block_on(async {
@@ -53,11 +66,21 @@ fn main() {
                 scratch.drop_database().await;
                 report
             });
-            match result {
-                Ok(report) => println!("{}", report.markdown_row()),
-                Err(error) => eprintln!("PostgreSQL {alg:?}: {error}"),
-            }
+            print_report("PostgreSQL", alg, result);
         }
+    }
+}
+
+fn print_report(backend: &str, alg: SigningAlg, result: Result<BenchReport, String>) {
+    match result {
+        Ok(report) => {
+            println!("{}", report.markdown_row());
+            eprintln!(
+                "  ({backend} {alg:?}: recording the burst took {} ms)",
+                report.record_elapsed.as_millis()
+            );
+        }
+        Err(error) => eprintln!("{backend} {alg:?}: {error}"),
     }
 }
 

@@ -18,12 +18,12 @@ use std::time::Duration;
 
 use ssf_provider::Transmitter;
 use ssf_provider::clock::now_ms;
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::circuit::{Admission, Endpoints};
-use crate::claim::{self, AttemptRecord, ClaimedEvent, Release, StreamTarget};
+use crate::claim::{self, AttemptRecord, ClaimedEvent, Release, StreamTarget, WriteGate};
 use crate::config::WorkerConfig;
 use crate::metrics;
 use crate::push_client::{PushClient, PushOutcome, PushRequest};
@@ -38,10 +38,22 @@ const CONFIGURATION_RETRY: Duration = Duration::from_secs(30);
 /// Outcomes written per transaction at most.
 const RECORD_BATCH: usize = 2048;
 
+/// How long the recorder lets outcomes gather before writing them.
+const RECORD_COALESCE: Duration = Duration::from_millis(1);
+
 /// What a stream task reports to the recorder.
 pub(crate) enum Recorded {
     Attempt(AttemptRecord),
     Release(Release),
+    /// Answered once everything sent before it is committed.
+    Barrier(oneshot::Sender<()>),
+}
+
+/// Whether a stream task may go on with the stream's next rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    Continue,
+    Stop,
 }
 
 /// Everything the loop and its stream tasks share.
@@ -59,6 +71,7 @@ pub(crate) struct DeliveryContext {
     pub remote_wake: Arc<Notify>,
     /// A stream task ended or outcomes were committed: streams may be claimable again.
     pub freed: Arc<Notify>,
+    pub write_gate: Arc<WriteGate>,
 }
 
 /// Claims until `stopping` is cancelled; stream tasks are left in `tasks` for the caller to
@@ -91,15 +104,17 @@ pub(crate) async fn run_claims(ctx: Arc<DeliveryContext>, tasks: &mut JoinSet<()
         let now = now_ms();
         let lease_until = now + lease_ms;
         let pool = &ctx.transmitter.db().pool;
-        let rows = match claim::claim_due(
+        let gate = ctx.write_gate.enter().await;
+        let claimed = claim::claim_due(
             pool,
             &ctx.config.worker_name,
             now,
             lease_until,
             ctx.config.batch_size,
         )
-        .await
-        {
+        .await;
+        drop(gate);
+        let rows = match claimed {
             Ok(rows) => rows,
             Err(error) => {
                 tracing::warn!(%error, "claiming due stream events failed; retrying");
@@ -156,19 +171,67 @@ async fn dispatch(
         let Ok(slot) = slots.clone().acquire_owned().await else {
             return;
         };
-        tasks.spawn(deliver_stream(ctx.clone(), target, rows, lease_until, slot));
+        tasks.spawn(deliver_stream(
+            ctx.clone(),
+            stream_id,
+            target,
+            rows,
+            lease_until,
+            slot,
+        ));
     }
 }
 
-/// Delivers one stream's claimed rows, oldest first, one at a time.
+/// Delivers one stream's claimed rows, oldest first, one at a time, then keeps the stream:
+/// once those outcomes are committed it claims the stream's next due rows itself (an indexed
+/// look at one stream), until the stream has nothing due or must stop.
 async fn deliver_stream(
     ctx: Arc<DeliveryContext>,
-    target: Option<StreamTarget>,
-    rows: Vec<ClaimedEvent>,
-    lease_until: i64,
+    stream_id: String,
+    mut target: Option<StreamTarget>,
+    mut rows: Vec<ClaimedEvent>,
+    mut lease_until: i64,
     _slot: OwnedSemaphorePermit,
 ) {
-    deliver_stream_rows(&ctx, target, rows, lease_until).await;
+    let pool = &ctx.transmitter.db().pool;
+    loop {
+        let flow = deliver_stream_rows(&ctx, target, rows, lease_until).await;
+        // The stream is free to claim only once its leases are cleared, i.e. committed.
+        let (done, committed) = oneshot::channel();
+        ctx.send(Recorded::Barrier(done));
+        if committed.await.is_err() || flow == Flow::Stop || ctx.stopping.is_cancelled() {
+            break;
+        }
+        let now = now_ms();
+        lease_until = now + millis(ctx.config.lease);
+        let gate = ctx.write_gate.enter().await;
+        let claimed = claim::claim_stream(
+            pool,
+            &ctx.config.worker_name,
+            &stream_id,
+            now,
+            lease_until,
+            ctx.config.batch_size,
+        )
+        .await;
+        drop(gate);
+        rows = match claimed {
+            Ok(rows) if !rows.is_empty() => rows,
+            Ok(_) => break,
+            Err(error) => {
+                tracing::warn!(stream = %stream_id, %error, "claiming the stream's next rows failed");
+                break;
+            }
+        };
+        target = match claim::load_targets(pool, &[stream_id.as_str()]).await {
+            Ok(mut targets) => targets.remove(&stream_id),
+            Err(error) => {
+                tracing::warn!(stream = %stream_id, %error, "reading the stream's target failed; releasing its rows");
+                release_all(&ctx, &rows, None);
+                break;
+            }
+        };
+    }
     ctx.freed.notify_waiters();
 }
 
@@ -177,9 +240,11 @@ async fn deliver_stream_rows(
     target: Option<StreamTarget>,
     rows: Vec<ClaimedEvent>,
     lease_until: i64,
-) {
+) -> Flow {
     // The stream was deleted after the claim: its rows are gone with it.
-    let Some(target) = target else { return };
+    let Some(target) = target else {
+        return Flow::Stop;
+    };
     let Some(endpoint_url) = target.endpoint_url.clone() else {
         for row in &rows {
             let record = settle(
@@ -193,14 +258,14 @@ async fn deliver_stream_rows(
             );
             ctx.send(Recorded::Attempt(record));
         }
-        return;
+        return Flow::Continue;
     };
     let endpoint = ctx.endpoints.get(&endpoint_url);
     let _endpoint_slot = tokio::select! {
         permit = endpoint.permits.clone().acquire_owned() => permit,
         _ = ctx.stopping.cancelled() => {
             release_all(ctx, &rows, None);
-            return;
+            return Flow::Stop;
         }
     };
     let authorization = match target
@@ -213,7 +278,7 @@ async fn deliver_stream_rows(
         Err(error) => {
             tracing::error!(stream = %target.stream_id, %error, "cannot push: authorization header unavailable");
             release_all(ctx, &rows, Some(now_ms() + millis(CONFIGURATION_RETRY)));
-            return;
+            return Flow::Stop;
         }
     };
 
@@ -230,7 +295,7 @@ async fn deliver_stream_rows(
             Err(error) => {
                 tracing::error!(stream = %target.stream_id, provider = %target.provider_id, %error, "cannot sign: no usable key");
                 release_all(ctx, &rows, Some(now_ms() + millis(CONFIGURATION_RETRY)));
-                return;
+                return Flow::Stop;
             }
         };
         let payloads = unsigned.iter().map(|&i| rows[i].payload.clone()).collect();
@@ -248,13 +313,13 @@ async fn deliver_stream_rows(
         if ctx.stopping.is_cancelled() || lease_until - now < request_budget {
             // Shutting down, or the lease could run out mid-request: give the rest back.
             release_all(ctx, &rows[index..], None);
-            return;
+            return Flow::Stop;
         }
         if let Admission::OpenUntil(until) = endpoint.admit(now) {
             metrics::global().deferred.add((rows.len() - index) as u64);
             tracing::debug!(stream = %target.stream_id, deferred = rows.len() - index, until, "endpoint circuit open; deferring");
             release_all(ctx, &rows[index..], Some(until));
-            return;
+            return Flow::Stop;
         }
         let (token, store_token) = match (&row.token, fresh_tokens[index].take()) {
             (Some(token), _) => (token.clone(), false),
@@ -280,7 +345,7 @@ async fn deliver_stream_rows(
             }
             (None, None) => {
                 release_all(ctx, &rows[index..], None);
-                return;
+                return Flow::Stop;
             }
         };
         let request = PushRequest {
@@ -324,9 +389,10 @@ async fn deliver_stream_rows(
                 metrics::global().deferred.add(rest.len() as u64);
                 release_all(ctx, rest, Some(until));
             }
-            return;
+            return Flow::Stop;
         }
     }
+    Flow::Continue
 }
 
 /// The row's new state after `outcome`, with metrics and the attempt's log line.
@@ -464,17 +530,23 @@ pub(crate) async fn run_recorder(
     transmitter: Transmitter,
     worker: String,
     mut outcomes: mpsc::UnboundedReceiver<Recorded>,
-    freed: Arc<Notify>,
+    write_gate: Arc<WriteGate>,
 ) {
     let pool = &transmitter.db().pool;
     while let Some(first) = outcomes.recv().await {
+        // Under load, a moment's wait turns many small transactions into one.
+        if outcomes.is_empty() {
+            tokio::time::sleep(RECORD_COALESCE).await;
+        }
         let mut attempts = Vec::new();
         let mut releases = Vec::new();
+        let mut barriers = Vec::new();
         let mut next = Some(first);
         while let Some(recorded) = next {
             match recorded {
                 Recorded::Attempt(attempt) => attempts.push(attempt),
                 Recorded::Release(release) => releases.push(release),
+                Recorded::Barrier(barrier) => barriers.push(barrier),
             }
             next = if attempts.len() + releases.len() < RECORD_BATCH {
                 outcomes.try_recv().ok()
@@ -484,7 +556,10 @@ pub(crate) async fn run_recorder(
         }
         let mut backoff = Duration::from_millis(50);
         for attempt in 1..=6 {
-            match claim::record(pool, &worker, &attempts, &releases).await {
+            let gate = write_gate.enter().await;
+            let written = claim::record(pool, &worker, &attempts, &releases).await;
+            drop(gate);
+            match written {
                 Ok(_) => break,
                 Err(error) if attempt < 6 => {
                     tracing::warn!(%error, attempt, "recording delivery outcomes failed; retrying");
@@ -497,7 +572,9 @@ pub(crate) async fn run_recorder(
                 }
             }
         }
-        freed.notify_waiters();
+        for barrier in barriers {
+            let _ = barrier.send(());
+        }
     }
 }
 

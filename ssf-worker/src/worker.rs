@@ -16,7 +16,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::circuit::{CircuitSettings, Endpoints};
-use crate::claim;
+use crate::claim::{self, WriteGate};
 use crate::config::{ConfigError, WorkerConfig};
 use crate::delivery_loop::{self, DeliveryContext};
 use crate::endpoint_guard::EndpointPolicy;
@@ -94,11 +94,12 @@ impl Worker {
 
         // Helper tasks die with this future: dropping `run` (a crash, as far as the database
         // can tell) must not leave a recorder or a monitor running behind it.
+        let write_gate = Arc::new(WriteGate::for_pool(&transmitter.db().pool));
         let mut recorder = AbortOnDrop(tokio::spawn(delivery_loop::run_recorder(
             transmitter.clone(),
             worker_name.clone(),
             outcomes_rx,
-            freed.clone(),
+            write_gate.clone(),
         )));
         let _listener = match &transmitter.db().pool {
             Pool::Postgres(pool) => Some(AbortOnDrop(tokio::spawn(runtime::listen_postgres(
@@ -133,6 +134,7 @@ impl Worker {
             stopping: stopping.clone(),
             remote_wake,
             freed,
+            write_gate,
         });
         let mut tasks = JoinSet::new();
         let stop_on_signal = async {

@@ -59,8 +59,7 @@ impl Accounts {
         let account = users.iter().find(|a| a.username == username)?;
         // Compare in constant time; a real IdP compares password hashes.
         let same_length = account.password.len() == password.len();
-        if !(same_length && openssl::memcmp::eq(account.password.as_bytes(), password.as_bytes()))
-        {
+        if !(same_length && openssl::memcmp::eq(account.password.as_bytes(), password.as_bytes())) {
             return None;
         }
         let session_id = uuid::Uuid::new_v4().simple().to_string();

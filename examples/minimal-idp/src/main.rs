@@ -81,9 +81,7 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("listen on {listen}"))?;
     println!("Minimal IdP on {public_url}  (users: alice/alice, bob/bob)");
     println!("SSF issuer:     {}", provider.issuer);
-    println!(
-        "SSF discovery:  {public_url}/.well-known/ssf-configuration/ssf/{PROVIDER_SLUG}"
-    );
+    println!("SSF discovery:  {public_url}/.well-known/ssf-configuration/ssf/{PROVIDER_SLUG}");
     println!("Receiver token: {}", token.expose());
 
     let stop = shutdown.clone();

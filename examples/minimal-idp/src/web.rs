@@ -3,14 +3,14 @@
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::{Form, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use serde::Deserialize;
-use ssf_provider::idp::{IdpEvent, IdpEventKind};
 use ssf_provider::Transmitter;
+use ssf_provider::idp::{IdpEvent, IdpEventKind};
 
 use crate::accounts::Accounts;
 
@@ -44,7 +44,9 @@ impl AppState {
         // One request id per IdP request: it becomes the `txn` of every SET it causes.
         let event = IdpEvent::new(user, kind).with_request_id(uuid::Uuid::new_v4().to_string());
         match self.transmitter.emit(&self.provider_id, event).await {
-            Ok(outcome) => tracing::info!(event = name, txn = %outcome.txn, sets = outcome.stream_events, "emitted"),
+            Ok(outcome) => {
+                tracing::info!(event = name, txn = %outcome.txn, sets = outcome.stream_events, "emitted")
+            }
             Err(error) => tracing::error!(event = name, %error, "could not record security events"),
         }
     }
@@ -108,10 +110,17 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
         && let Some(user_id) = state.accounts.logout(&session_id)
     {
         state
-            .emit(&user_id, IdpEventKind::SessionLogout { session_id: Some(session_id) })
+            .emit(
+                &user_id,
+                IdpEventKind::SessionLogout {
+                    session_id: Some(session_id),
+                },
+            )
             .await;
     }
-    with_cookie(format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"))
+    with_cookie(format!(
+        "{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"
+    ))
 }
 
 #[derive(Deserialize)]
@@ -124,11 +133,16 @@ async fn change_password(
     headers: HeaderMap,
     Form(form): Form<PasswordForm>,
 ) -> Response {
-    let Some(user_id) = session_of(&headers).and_then(|s| state.accounts.user_of_session(&s)) else {
+    let Some(user_id) = session_of(&headers).and_then(|s| state.accounts.user_of_session(&s))
+    else {
         return (StatusCode::UNAUTHORIZED, Html("sign in first")).into_response();
     };
     if form.new_password.is_empty() {
-        return (StatusCode::BAD_REQUEST, Html("the new password must not be empty")).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            Html("the new password must not be empty"),
+        )
+            .into_response();
     }
     if state.accounts.set_password(&user_id, &form.new_password) {
         state.emit(&user_id, IdpEventKind::PasswordChanged).await;

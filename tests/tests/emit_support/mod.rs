@@ -5,8 +5,12 @@
 
 use std::sync::Arc;
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
-use ssf_entities::{DefaultSubjects, DeliveryMethod, StreamStatus, SubjectFormat, stream_events, streams};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+};
+use ssf_entities::{
+    DefaultSubjects, DeliveryMethod, StreamStatus, SubjectFormat, stream_events, streams,
+};
 use ssf_provider::access::AccessHook;
 use ssf_provider::providers::{self, NewProvider};
 use ssf_provider::set::{EventType, SetClaims, SubjectId};
@@ -28,7 +32,11 @@ pub async fn fixture(db: TestDb, default_subjects: DefaultSubjects) -> Fixture {
     fixture_with(db, default_subjects, SubjectFormat::Email).await
 }
 
-pub async fn fixture_with(db: TestDb, default_subjects: DefaultSubjects, subject_format: SubjectFormat) -> Fixture {
+pub async fn fixture_with(
+    db: TestDb,
+    default_subjects: DefaultSubjects,
+    subject_format: SubjectFormat,
+) -> Fixture {
     let database = db.open().await;
     let settings = TransmitterSettings::new("https://ssf.example.com");
     let mut new = NewProvider::new("Acme IdP");
@@ -36,8 +44,14 @@ pub async fn fixture_with(db: TestDb, default_subjects: DefaultSubjects, subject
     new.subject_format = subject_format;
     new.idp_issuer = Some(IDP_ISSUER.to_owned());
     new.event_retention_seconds = 3600;
-    let provider = providers::create_provider(&database, &settings, new).await.expect("create provider");
-    Fixture { transmitter: Transmitter::new(database, settings), provider, _db: db }
+    let provider = providers::create_provider(&database, &settings, new)
+        .await
+        .expect("create provider");
+    Fixture {
+        transmitter: Transmitter::new(database, settings),
+        provider,
+        _db: db,
+    }
 }
 
 /// What a test stream looks like; `Default` is an enabled push stream asking for every
@@ -136,15 +150,25 @@ impl Fixture {
     }
 
     pub async fn add_subject(&self, stream_id: &str, subject: &SubjectId) {
-        ssf_provider::streams::subjects::add_subject(&self.transmitter, &self.caller(), stream_id, subject)
-            .await
-            .expect("add subject");
+        ssf_provider::streams::subjects::add_subject(
+            &self.transmitter,
+            &self.caller(),
+            stream_id,
+            subject,
+        )
+        .await
+        .expect("add subject");
     }
 
     pub async fn remove_subject(&self, stream_id: &str, subject: &SubjectId) {
-        ssf_provider::streams::subjects::remove_subject(&self.transmitter, &self.caller(), stream_id, subject)
-            .await
-            .expect("remove subject");
+        ssf_provider::streams::subjects::remove_subject(
+            &self.transmitter,
+            &self.caller(),
+            stream_id,
+            subject,
+        )
+        .await
+        .expect("remove subject");
     }
 
     pub async fn execute(&self, sql: &str) {
