@@ -39,12 +39,22 @@ fn claims() -> SetClaims {
     .expect("a conforming SET")
 }
 
-/// CPU time this thread has used, from the scheduler's nanosecond accounting
-/// (`/proc/thread-self/schedstat`); `None` where that file does not exist.
+/// CPU time this thread has used, to the nanosecond. (`/proc/thread-self/schedstat` looks
+/// similar but only advances at scheduler ticks, milliseconds apart.)
 fn thread_cpu_time() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    let nanos = stat.split_whitespace().next()?.parse().ok()?;
-    Some(Duration::from_nanos(nanos))
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid, writable timespec for the duration of the call.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    if rc != 0 {
+        return None;
+    }
+    Some(Duration::new(
+        u64::try_from(now.tv_sec).ok()?,
+        u32::try_from(now.tv_nsec).ok()?,
+    ))
 }
 
 /// Runs `f` `iters` times and returns the thread CPU time it took (wall time if the

@@ -117,6 +117,9 @@ impl Transmitter {
 /// emit() inside the caller's own transaction (or on any connection), for an IdP that keeps
 /// its data in the same database and wants its change and the SETs to commit together.
 ///
+/// On SQLite, begin that transaction `IMMEDIATE` (see the module documentation) or concurrent
+/// writers can fail it with `SQLITE_BUSY`.
+///
 /// Other processes' workers are woken at commit; this process's delivery loop is woken by
 /// the caller after committing, with `delivery_wake::wake_after_commit(&transmitter)` (the
 /// worker's periodic claim finds the rows otherwise, a little later).
@@ -481,5 +484,70 @@ fn row(
         expires_at: Set(now.saturating_add(provider.event_retention_seconds.saturating_mul(1000))),
         created_at: Set(now),
         delivered_at: Set(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::set::{Aliases, ComplexSubject};
+
+    fn alice_in_session() -> SubjectId {
+        let alice = Aliases::new(vec![
+            SubjectId::email("alice@example.com"),
+            SubjectId::iss_sub("https://idp.example.com", "u-1"),
+        ])
+        .unwrap();
+        SubjectId::Complex(
+            ComplexSubject::builder()
+                .user(SubjectId::Aliases(alice))
+                .session(SubjectId::opaque("h1"))
+                .build()
+                .unwrap(),
+        )
+    }
+
+    #[test]
+    fn every_identifier_inside_a_subject_is_a_lookup_key() {
+        let mut keys = BTreeSet::new();
+        collect_keys(&alice_in_session(), &mut keys);
+        for inner in [
+            SubjectId::email("alice@example.com"),
+            SubjectId::iss_sub("https://idp.example.com", "u-1"),
+            SubjectId::opaque("h1"),
+        ] {
+            assert!(keys.contains(&inner.lookup_key()), "{inner:?}");
+        }
+    }
+
+    #[test]
+    fn listed_rows_cover_or_exclude_by_default_subjects() {
+        let coverage = alice_in_session();
+        let by_id = SubjectId::iss_sub("https://idp.example.com", "u-1");
+        let listed = vec![("s1".to_owned(), by_id)];
+        assert!(
+            !covers(DefaultSubjects::All, "s1", &coverage, &listed),
+            "removed from s1"
+        );
+        assert!(
+            covers(DefaultSubjects::All, "s2", &coverage, &listed),
+            "s2 removed nobody"
+        );
+        assert!(
+            covers(DefaultSubjects::None, "s1", &coverage, &listed),
+            "added to s1"
+        );
+        assert!(
+            !covers(DefaultSubjects::None, "s2", &coverage, &listed),
+            "s2 added nobody"
+        );
+        let someone_else = vec![("s1".to_owned(), SubjectId::email("bob@example.com"))];
+        assert!(covers(DefaultSubjects::All, "s1", &coverage, &someone_else));
+        assert!(!covers(
+            DefaultSubjects::None,
+            "s1",
+            &coverage,
+            &someone_else
+        ));
     }
 }

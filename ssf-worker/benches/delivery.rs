@@ -28,9 +28,9 @@ fn main() {
         .filter(|a| !a.is_empty());
     let skip_sqlite = std::env::var("SSF_BENCH_SKIP_SQLITE").is_ok_and(|v| v == "1");
     println!(
-        "| backend | alg | SETs × streams | delivered SETs/s | p50 | p99 | signing limit (SETs/s, all cores) | receiver limit (req/s) |"
+        "| backend | alg | SETs × streams | SETs/s, live | SETs/s, backlog | p50 | p99 | signing limit (SETs/s, all cores) | receiver limit (req/s) |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for alg in [SigningAlg::ES256, SigningAlg::RS256] {
         if only_alg
             .as_deref()
@@ -43,7 +43,7 @@ fn main() {
                 alg,
                 events,
                 streams,
-                worker: WorkerConfig::default(),
+                worker: WorkerConfig::from_env().expect("worker configuration"),
                 database_url: None,
             };
             print_report(
@@ -59,7 +59,7 @@ fn main() {
                     alg,
                     events,
                     streams,
-                    worker: WorkerConfig::default(),
+                    worker: WorkerConfig::from_env().expect("worker configuration"),
                     database_url: Some(scratch.url.clone()),
                 };
                 let report = run(options).await.map_err(|e| e.to_string());

@@ -1,12 +1,13 @@
-//! The delivery benchmark behind `ssf bench` and `cargo bench -p ssf-worker`: a burst of SETs
-//! to a local receiver, measured end to end, beside the two limits it cannot beat on this
+//! The delivery benchmark behind `ssf bench` and `cargo bench -p ssf-worker`: bursts of SETs
+//! to a local receiver, measured end to end, beside the two limits delivery cannot beat on this
 //! machine: how fast the provider's key signs on all cores, and how fast the receiver answers
-//! the same HTTP client without any database or signing.
+//! the same kind of HTTP client with no database and no signing.
 //!
-//! The burst is recorded by the row contract (one `stream_events` row per SET, multi-row
-//! inserts of 500 per transaction, as emit() writes them) while the worker runs, so the
-//! latency is what a receiver sees: from the row's `created_at` to the worker's receipt of the
-//! receiver's 202.
+//! Two bursts over the same streams: *live*, recorded while the worker runs (as during a surge
+//! of IdP events; its latency, from each row's `created_at` to the worker's receipt of the
+//! receiver's 202, is what receivers see), and *backlog*, recorded while no worker runs and then
+//! drained (a worker catching up after an outage). Rows are recorded by the row contract, 500
+//! per multi-row INSERT, round-robin over the streams.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -62,6 +63,8 @@ pub struct BenchReport {
     /// How long recording the burst took (the worker was delivering meanwhile).
     pub record_elapsed: Duration,
     pub delivered_per_sec: f64,
+    /// SETs per second delivered from a backlog recorded before the worker started.
+    pub drained_per_sec: f64,
     pub latency_p50: Duration,
     pub latency_p99: Duration,
     /// SETs signed per second with this key on all cores, nothing else running.
@@ -71,15 +74,17 @@ pub struct BenchReport {
 }
 
 impl BenchReport {
-    /// A Markdown table row: backend, alg, SETs/s, p50, p99, signing limit, receiver limit.
+    /// A Markdown table row: backend, alg, burst, SETs/s live and from a backlog, p50, p99,
+    /// signing limit, receiver limit.
     pub fn markdown_row(&self) -> String {
         format!(
-            "| {} | {:?} | {} × {} | {:.0} | {} ms | {} ms | {:.0} | {:.0} |",
+            "| {} | {:?} | {} × {} | {:.0} | {:.0} | {} ms | {} ms | {:.0} | {:.0} |",
             self.backend,
             self.alg,
             self.events,
             self.streams,
             self.delivered_per_sec,
+            self.drained_per_sec,
             self.latency_p50.as_millis(),
             self.latency_p99.as_millis(),
             self.signing_limit_per_sec,
@@ -141,76 +146,35 @@ pub async fn run(options: BenchOptions) -> Result<BenchReport, BenchError> {
                 .map_err(setup("stream"))?,
         );
     }
-    let payloads: Vec<(String, String)> = (0..options.events)
-        .map(|i| {
-            let claims = SetClaims::builder(
-                provider.issuer.clone(),
-                "https://receiver.example",
-                SubjectId::opaque(format!("user-{i}")),
-                SecurityEvent::verification(None),
-            )
-            .build()
-            .map_err(setup("claims"))?;
-            Ok((claims.jti().to_owned(), claims.to_json()))
-        })
-        .collect::<Result<_, BenchError>>()?;
-
-    let (stop, stopped) = oneshot::channel::<()>();
-    let worker = tokio::spawn(
-        Worker::new(transmitter.clone(), options.worker.clone()).run(async move {
-            let _ = stopped.await;
-        }),
-    );
-
-    let started = Instant::now();
-    let retention_ms = provider.event_retention_seconds * 1000;
-    for (chunk_index, chunk) in payloads.chunks(500).enumerate() {
-        let rows: Vec<serde_json::Value> = chunk
-            .iter()
-            .enumerate()
-            .map(|(i, (jti, payload))| {
-                let stream = &stream_ids[(chunk_index * 500 + i) % stream_ids.len()];
-                serde_json::json!({ "s": stream, "j": jti, "p": payload })
-            })
-            .collect();
-        record_burst_chunk(
-            &db.pool,
-            &serde_json::Value::Array(rows).to_string(),
-            now_ms(),
-            retention_ms,
-        )
-        .await
-        .map_err(setup("recording the burst"))?;
-        transmitter.delivery_wake().notify_waiters();
-    }
-    let record_elapsed = started.elapsed();
-    let deadline = Instant::now() + Duration::from_secs(600);
-    while receiver.count() < options.events as u64 {
-        if Instant::now() > deadline {
-            return Err(BenchError::Setup(format!(
-                "only {} of {} SETs arrived in 10 minutes",
-                receiver.count(),
-                options.events
-            )));
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    let elapsed = receiver.last_receipt().saturating_duration_since(started);
-    // Outcomes are written just after the receipts.
-    let latencies = loop {
-        let latencies = delivered_latencies(&db)
-            .await
-            .map_err(setup("reading latencies"))?;
-        if latencies.len() >= options.events || Instant::now() > deadline {
-            break latencies;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    let burst = Burst {
+        db: &db,
+        transmitter: &transmitter,
+        stream_ids: &stream_ids,
+        receiver: &receiver,
+        retention_ms: provider.event_retention_seconds * 1000,
     };
-    let _ = stop.send(());
-    worker
-        .await
-        .map_err(setup("worker task"))?
-        .map_err(setup("worker"))?;
+    let payloads = make_payloads(&provider.issuer, options.events)?;
+
+    // Live: the worker runs while the burst is recorded, as under a surge of IdP events.
+    let worker = RunningBench::start(&transmitter, &options.worker);
+    let started = Instant::now();
+    burst.record(&payloads).await?;
+    let record_elapsed = started.elapsed();
+    burst.wait_for(options.events as u64).await?;
+    let elapsed = receiver.last_receipt().saturating_duration_since(started);
+    let latencies = burst.latencies(options.events).await?;
+    worker.stop().await?;
+
+    // Drain: a backlog recorded while no worker ran (a worker restarting after an outage).
+    let backlog = make_payloads(&provider.issuer, options.events)?;
+    burst.record(&backlog).await?;
+    let worker = RunningBench::start(&transmitter, &options.worker);
+    let drain_started = Instant::now();
+    burst.wait_for(2 * options.events as u64).await?;
+    let drain_elapsed = receiver
+        .last_receipt()
+        .saturating_duration_since(drain_started);
+    worker.stop().await?;
 
     let key = ssf_provider::signing_keys::active_key(&db.orm, &provider)
         .await
@@ -233,6 +197,7 @@ pub async fn run(options: BenchOptions) -> Result<BenchReport, BenchError> {
         elapsed,
         record_elapsed,
         delivered_per_sec: options.events as f64 / elapsed.as_secs_f64(),
+        drained_per_sec: options.events as f64 / drain_elapsed.as_secs_f64(),
         latency_p50: percentile(&latencies, 0.50),
         latency_p99: percentile(&latencies, 0.99),
         signing_limit_per_sec: signing_limit,
@@ -244,13 +209,14 @@ const SQLITE_RECORD_BURST: &str = "
 INSERT INTO stream_events (stream_id, delivery_method, jti, event_type, payload, status, attempts,
                            next_attempt_at, expires_at, created_at)
 SELECT value ->> '$.s', 'push', value ->> '$.j', ?1, value ->> '$.p', 'pending', 0, ?2, ?2 + ?3, ?2
-FROM json_each(?4) ORDER BY key";
+FROM jsonb_each(?4) ORDER BY key";
 
 const PG_RECORD_BURST: &str = "
 INSERT INTO stream_events (stream_id, delivery_method, jti, event_type, payload, status, attempts,
                            next_attempt_at, expires_at, created_at)
 SELECT u.s, 'push', u.j, $1, u.p, 'pending', 0, $2, $2 + $3, $2
-FROM jsonb_to_recordset($4::jsonb) WITH ORDINALITY AS u(s text, j text, p text, n bigint) ORDER BY u.n";
+FROM ROWS FROM (jsonb_to_recordset($4::jsonb) AS (s text, j text, p text)) WITH ORDINALITY AS u(s, j, p, n)
+ORDER BY u.n";
 
 /// One multi-row INSERT, the way emit() records a large event (rows per stream in order).
 async fn record_burst_chunk(
@@ -281,6 +247,112 @@ async fn record_burst_chunk(
         }
     }
     Ok(())
+}
+
+fn make_payloads(issuer: &str, events: usize) -> Result<Vec<(String, String)>, BenchError> {
+    (0..events)
+        .map(|i| {
+            let claims = SetClaims::builder(
+                issuer.to_owned(),
+                "https://receiver.example",
+                SubjectId::opaque(format!("user-{i}")),
+                SecurityEvent::verification(None),
+            )
+            .build()
+            .map_err(setup("claims"))?;
+            Ok((claims.jti().to_owned(), claims.to_json()))
+        })
+        .collect()
+}
+
+/// The bench's streams and receiver.
+struct Burst<'a> {
+    db: &'a Database,
+    transmitter: &'a Transmitter,
+    stream_ids: &'a [String],
+    receiver: &'a BenchReceiver,
+    retention_ms: i64,
+}
+
+impl Burst<'_> {
+    /// Records the SETs round-robin over the streams, 500 rows per statement.
+    async fn record(&self, payloads: &[(String, String)]) -> Result<(), BenchError> {
+        for (chunk_index, chunk) in payloads.chunks(500).enumerate() {
+            let rows: Vec<serde_json::Value> = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, (jti, payload))| {
+                    let stream = &self.stream_ids[(chunk_index * 500 + i) % self.stream_ids.len()];
+                    serde_json::json!({ "s": stream, "j": jti, "p": payload })
+                })
+                .collect();
+            record_burst_chunk(
+                &self.db.pool,
+                &serde_json::Value::Array(rows).to_string(),
+                now_ms(),
+                self.retention_ms,
+            )
+            .await
+            .map_err(setup("recording the burst"))?;
+            self.transmitter.delivery_wake().notify_waiters();
+        }
+        Ok(())
+    }
+
+    async fn wait_for(&self, received: u64) -> Result<(), BenchError> {
+        let deadline = Instant::now() + Duration::from_secs(600);
+        while self.receiver.count() < received {
+            if Instant::now() > deadline {
+                return Err(BenchError::Setup(format!(
+                    "only {} of {received} SETs arrived in 10 minutes",
+                    self.receiver.count()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        Ok(())
+    }
+
+    /// Recording-to-receipt times, once the outcomes (written just after the receipts) are in.
+    async fn latencies(&self, events: usize) -> Result<Vec<i64>, BenchError> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let latencies = delivered_latencies(self.db)
+                .await
+                .map_err(setup("reading latencies"))?;
+            if latencies.len() >= events || Instant::now() > deadline {
+                return Ok(latencies);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+struct RunningBench {
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), crate::worker::WorkerError>>,
+}
+
+impl RunningBench {
+    fn start(transmitter: &Transmitter, config: &WorkerConfig) -> Self {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let config = WorkerConfig {
+            worker_name: crate::config::unique_worker_name(),
+            ..config.clone()
+        };
+        let task = tokio::spawn(Worker::new(transmitter.clone(), config).run(async move {
+            let _ = stopped.await;
+        }));
+        Self { stop, task }
+    }
+
+    async fn stop(self) -> Result<(), BenchError> {
+        let _ = self.stop.send(());
+        self.task
+            .await
+            .map_err(setup("worker task"))?
+            .map_err(setup("worker"))
+    }
 }
 
 fn tempdir_path() -> Result<std::path::PathBuf, BenchError> {

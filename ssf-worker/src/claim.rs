@@ -105,16 +105,22 @@ pub struct AttemptRecord {
     /// `delivered`, `transient` or `permanent`.
     pub outcome: &'static str,
     pub http_status: i32,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub response_body: Option<String>,
     pub duration_ms: i64,
     /// The row's next due time (unchanged unless a retry is scheduled).
     pub next_attempt_at: i64,
     /// Only when a retry is scheduled, for the attempt row.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_at: Option<i64>,
     pub expires_at: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub delivered_at: Option<i64>,
-    /// The signed SET when it was signed for this attempt (stored so retries send the same bytes).
+    /// The signed SET when it was signed for this attempt and may be sent again (a retry or
+    /// a redrive then sends the same bytes); `None` keeps what the row has.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
     pub created_at: i64,
 }
@@ -349,7 +355,7 @@ FROM (SELECT value ->> '$.id' AS id, value ->> '$.status' AS status, value ->> '
              value ->> '$.next_attempt_at' AS next_attempt_at, value ->> '$.error' AS error,
              value ->> '$.http_status' AS http_status, value ->> '$.expires_at' AS expires_at,
              value ->> '$.delivered_at' AS delivered_at, value ->> '$.token' AS token
-      FROM json_each(?1)) AS u
+      FROM jsonb_each(?1)) AS u
 WHERE stream_events.id = u.id AND stream_events.leased_by = ?2";
 
 const SQLITE_ATTEMPTS: &str = "
@@ -358,7 +364,7 @@ INSERT INTO delivery_attempts
 SELECT value ->> '$.id', value ->> '$.attempt', value ->> '$.outcome', value ->> '$.http_status',
        value ->> '$.response_body', value ->> '$.error', value ->> '$.duration_ms', 'scheduled', ?2,
        value ->> '$.retry_at', value ->> '$.created_at'
-FROM json_each(?1)
+FROM jsonb_each(?1)
 WHERE EXISTS (SELECT 1 FROM stream_events e WHERE e.id = value ->> '$.id')";
 
 const PG_RECORD: &str = "
@@ -384,7 +390,7 @@ WHERE EXISTS (SELECT 1 FROM stream_events e WHERE e.id = u.id)";
 const SQLITE_RELEASE: &str = "
 UPDATE stream_events SET next_attempt_at = MAX(stream_events.next_attempt_at, u.next_attempt_at),
     lease_until = NULL, leased_by = NULL
-FROM (SELECT value ->> '$.id' AS id, value ->> '$.next_attempt_at' AS next_attempt_at FROM json_each(?1)) AS u
+FROM (SELECT value ->> '$.id' AS id, value ->> '$.next_attempt_at' AS next_attempt_at FROM jsonb_each(?1)) AS u
 WHERE stream_events.id = u.id AND stream_events.leased_by = ?2";
 
 const PG_RELEASE: &str = "

@@ -22,7 +22,7 @@ pub struct WorkerConfig {
     pub retry_max_backoff: Duration,
     /// Each wait is multiplied by a random factor in `1 ± retry_jitter` (default 0.2).
     pub retry_jitter: f64,
-    /// Rows claimed per query (`SSF_DELIVERY_BATCH`, default 256).
+    /// Rows claimed per query (`SSF_DELIVERY_BATCH`, default 512).
     pub batch_size: u32,
     /// How long a claimed row stays reserved for this worker (`SSF_DELIVERY_LEASE`, default 60s).
     /// A killed worker's rows are claimed again once it runs out.
@@ -70,7 +70,7 @@ impl Default for WorkerConfig {
             retry_min_backoff: Duration::from_secs(5),
             retry_max_backoff: Duration::from_secs(10 * 3600),
             retry_jitter: 0.2,
-            batch_size: 256,
+            batch_size: 512,
             lease: Duration::from_secs(60),
             poll_interval: Duration::from_millis(500),
             max_streams_in_flight: 128,

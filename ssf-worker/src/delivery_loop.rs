@@ -433,10 +433,13 @@ fn settle(
             m.delivered.add(1);
             m.delivery_latency.observe(latency);
             tracing::debug!(stream = %row.stream_id, jti = %row.jti, attempt, status, duration_ms, latency_ms = latency.as_millis() as u64, outcome = "delivered", "push attempt");
+            // A delivered SET is never sent again, so its token need not be kept; leaving it
+            // out keeps the hottest write small.
             AttemptRecord {
                 status: "delivered",
                 outcome: "delivered",
                 delivered_at: Some(now),
+                token: None,
                 ..base
             }
         }
