@@ -194,7 +194,8 @@ before(async () => {
     ],
   });
   page = browser.pages()[0] || await browser.newPage();
-  page.setDefaultTimeout(10000);
+  // Generous: the first page load after a build can be slow on a busy 2-core machine.
+  page.setDefaultTimeout(30000);
   // Confirmations and the optional reason prompt are accepted, as an administrator would.
   page.on('dialog', (dialog) => dialog.accept(dialog.type() === 'prompt' ? 'maintenance window' : undefined));
   page.on('pageerror', (error) => pageProblems.push(`uncaught: ${error.message}`));
