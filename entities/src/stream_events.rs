@@ -1,7 +1,9 @@
 //! One SET on one stream: the source of truth for its fate.
 //!
-//! The delivery worker claims due `Pending` rows in batches by setting `lease_until`; a row
-//! whose lease ran out (its worker died) is claimed again, so nothing is lost on a crash.
+//! The delivery worker claims due `Pending` push rows in batches under a lease on their stream
+//! (`stream_leases`); when that lease runs out (its worker died) the rows are claimed again, so
+//! nothing is lost on a crash. Poll delivery holds individual rows with `lease_until` until
+//! the receiver acknowledges them.
 
 use crate::enums::{DeliveryMethod, EventStatus};
 use sea_orm::entity::prelude::*;
@@ -27,7 +29,8 @@ pub struct Model {
     pub status: EventStatus,
     pub attempts: i32,
     pub next_attempt_at: i64,
-    /// A worker (push) or a poll response (poll) holds the row until this instant.
+    /// A poll response holds the row until this instant (push rows are held by their stream's
+    /// lease instead).
     pub lease_until: Option<i64>,
     pub leased_by: Option<String>,
     pub last_error: Option<String>,

@@ -5,7 +5,6 @@
 //! Private keys are stored as PKCS#8 PEM, sealed with the [`KeyVault`] when one is configured
 //! (`SSF_KEY_ENCRYPTION_KEY`); the row records which at-rest key sealed it.
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use sea_orm::sea_query::{Condition, Expr};
@@ -44,11 +43,7 @@ pub enum SigningKeyError {
 /// The process's at-rest key, read once from the environment. Also seals receivers'
 /// authorization headers.
 pub(crate) fn vault() -> Result<Option<&'static KeyVault>, SigningKeyError> {
-    static VAULT: OnceLock<Result<Option<KeyVault>, String>> = OnceLock::new();
-    match VAULT.get_or_init(|| KeyVault::from_env().map_err(|e| e.to_string())) {
-        Ok(vault) => Ok(vault.as_ref()),
-        Err(e) => Err(SigningKeyError::VaultConfig(e.clone())),
-    }
+    jose::vault::process_vault().map_err(|e| SigningKeyError::VaultConfig(e.to_owned()))
 }
 
 /// Generates a key with the provider's algorithm and stores it as the active key.

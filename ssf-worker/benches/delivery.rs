@@ -14,6 +14,13 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
+    // The worker's own warnings (failed claims, busy databases) explain a slow run.
+    if let Ok(filter) = std::env::var("SSF_BENCH_LOG") {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -27,10 +34,7 @@ fn main() {
         .ok()
         .filter(|a| !a.is_empty());
     let skip_sqlite = std::env::var("SSF_BENCH_SKIP_SQLITE").is_ok_and(|v| v == "1");
-    println!(
-        "| backend | alg | SETs × streams | SETs/s, live | SETs/s, backlog | p50 | p99 | signing limit (SETs/s, all cores) | receiver limit (req/s) |"
-    );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("{}", BenchReport::markdown_header());
     for alg in [SigningAlg::ES256, SigningAlg::RS256] {
         if only_alg
             .as_deref()

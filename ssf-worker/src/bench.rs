@@ -74,6 +74,11 @@ pub struct BenchReport {
 }
 
 impl BenchReport {
+    /// The header of the table [`markdown_row`](Self::markdown_row) writes rows of.
+    pub fn markdown_header() -> &'static str {
+        "| backend | alg | SETs × streams | SETs/s, live | SETs/s, backlog | p50 | p99 | signing limit (SETs/s, all cores) | receiver limit (req/s) |\n|---|---|---|---|---|---|---|---|---|"
+    }
+
     /// A Markdown table row: backend, alg, burst, SETs/s live and from a backlog, p50, p99,
     /// signing limit, receiver limit.
     pub fn markdown_row(&self) -> String {

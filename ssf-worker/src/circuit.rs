@@ -117,27 +117,73 @@ impl Endpoint {
     }
 }
 
-/// Every endpoint this worker has talked to.
+impl Endpoint {
+    /// Nothing worth remembering: no stream is using it and its circuit is closed with no
+    /// failure counted, so a fresh entry would behave the same.
+    fn is_forgettable(self: &Arc<Self>) -> bool {
+        if Arc::strong_count(self) > 1 {
+            return false;
+        }
+        let circuit = self.circuit.lock().unwrap_or_else(|e| e.into_inner());
+        circuit.open_until.is_none() && circuit.consecutive_failures == 0 && !circuit.probing
+    }
+}
+
+/// Endpoints kept before the first pruning pass.
+const PRUNE_AT: usize = 1024;
+
+/// Every endpoint this worker has talked to recently.
+///
+/// A long-running worker meets many receiver hosts; entries that carry no state are dropped
+/// whenever the map has doubled since the last pass, so memory follows the endpoints in use,
+/// not every endpoint ever seen.
 #[derive(Debug)]
 pub struct Endpoints {
     settings: CircuitSettings,
-    map: Mutex<HashMap<String, Arc<Endpoint>>>,
+    map: Mutex<EndpointMap>,
+}
+
+#[derive(Debug)]
+struct EndpointMap {
+    entries: HashMap<String, Arc<Endpoint>>,
+    prune_at: usize,
 }
 
 impl Endpoints {
     pub fn new(settings: CircuitSettings) -> Self {
         Self {
             settings,
-            map: Mutex::new(HashMap::new()),
+            map: Mutex::new(EndpointMap {
+                entries: HashMap::new(),
+                prune_at: PRUNE_AT,
+            }),
         }
     }
 
     pub fn get(&self, endpoint_url: &str) -> Arc<Endpoint> {
         let key = endpoint_key(endpoint_url);
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        map.entry(key)
+        if map.entries.len() >= map.prune_at && !map.entries.contains_key(&key) {
+            map.entries.retain(|_, endpoint| !endpoint.is_forgettable());
+            map.prune_at = (map.entries.len() * 2).max(PRUNE_AT);
+        }
+        map.entries
+            .entry(key)
             .or_insert_with(|| Arc::new(Endpoint::new(self.settings.clone())))
             .clone()
+    }
+
+    /// How many endpoints are remembered.
+    pub fn len(&self) -> usize {
+        self.map
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entries
+            .len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -250,5 +296,36 @@ mod tests {
         let c = endpoints.get("https://receiver.example:8443/a");
         assert!(Arc::ptr_eq(&a, &b));
         assert!(!Arc::ptr_eq(&a, &c));
+    }
+
+    #[test]
+    fn idle_healthy_endpoints_are_forgotten_but_open_circuits_and_busy_ones_are_kept() {
+        let endpoints = Endpoints::new(CircuitSettings {
+            failure_threshold: 1,
+            min_open: Duration::from_secs(60),
+            max_open: Duration::from_secs(60),
+            concurrency: 1,
+        });
+        let down = endpoints.get("https://down.example/");
+        assert!(down.record_failure(0, true, None).is_some());
+        drop(down);
+        let busy = endpoints.get("https://busy.example/");
+        for i in 0..PRUNE_AT + 10 {
+            endpoints.get(&format!("https://r{i}.example/"));
+        }
+        assert!(
+            endpoints.len() < PRUNE_AT,
+            "idle endpoints were pruned ({} left)",
+            endpoints.len()
+        );
+        assert_eq!(
+            endpoints.get("https://down.example/").admit(1),
+            Admission::OpenUntil(60_000),
+            "an open circuit survives pruning"
+        );
+        assert!(
+            Arc::ptr_eq(&busy, &endpoints.get("https://busy.example/")),
+            "an endpoint in use survives pruning"
+        );
     }
 }

@@ -1,23 +1,28 @@
-//! The lease lifecycle of push rows: claim due rows in a batch, record what happened to them
-//! in a batch, or release them untouched. Hand-written SQL on the raw pools: these are the hot
-//! queries of delivery.
+//! The lease lifecycle of push delivery: lease streams with due rows, record what happened to
+//! their rows in batches, and give the streams back. Hand-written SQL on the raw pools: these
+//! are the hot queries of delivery.
 //!
-//! A claimed row carries `lease_until`/`leased_by`. While the lease lives no other claim takes
-//! the row; when it runs out (the worker was killed) the row is due again, so a crash at any
-//! instant loses nothing, and only deliveries in flight at the crash can be sent twice.
-//! Every outcome clears the lease, and every write is guarded by `leased_by`, so a worker whose
-//! lease was taken over cannot overwrite the new holder's result.
+//! The lease is per stream (`stream_leases`), not per row: a claim leases streams that have
+//! due rows and no live lease (the longest-waiting first, one index probe per stream), and the
+//! stream's task then takes its due rows in batches, extending the lease with each, and ends it
+//! when nothing is due. While a lease lives no other worker takes the stream; when it runs out
+//! (the worker was killed) the stream's pending rows are taken again, so a crash at any instant
+//! loses nothing, and only deliveries whose outcome was not committed can be sent twice.
+//! Claiming writes one small lease row per stream and nothing into `stream_events`, whose rows
+//! are written once, when their outcome is recorded; every outcome write is guarded by the
+//! stream's lease, so a worker whose lease was taken over cannot overwrite the new holder's
+//! results.
 //!
-//! Per-stream order: a claim skips every stream that has a row in flight (a live lease), and a
-//! worker sends one stream's claimed rows one at a time in recording order. So at most one
-//! batch per stream is in flight across all workers, and events queued together (a backlog
-//! released from pause, a burst) arrive in the order they were recorded. On PostgreSQL the
-//! claims of all workers are serialised by a transaction-scoped advisory lock, so two workers
-//! never claim the same stream's rows at the same instant (each claim sees the leases the
-//! previous one committed); claims are short, and `SKIP LOCKED` keeps them from waiting on rows
-//! whose outcome is being written. An event that fails transiently steps aside: it is retried on
-//! its own schedule and younger events of its stream go ahead, so one stuck event never blocks
-//! a stream; when the whole endpoint is down the circuit holds all of them back together.
+//! Per-stream order: one worker holds a stream at a time and sends its rows one at a time in
+//! recording order, so events queued together (a backlog released from pause, a burst) arrive
+//! in the order they were recorded. On PostgreSQL the claims of all workers are serialised by a
+//! transaction-scoped advisory lock, so two workers never lease the same stream at the same
+//! instant (each claim sees the leases the previous one committed); claims are short, and
+//! `FOR NO KEY UPDATE ... SKIP LOCKED` passes over a stream whose configuration is being
+//! changed instead of waiting for it. An event that fails transiently steps aside: it is
+//! retried on its own schedule and younger events of its stream go ahead, so one stuck event
+//! never blocks a stream; when the whole endpoint is down the circuit holds all of them back
+//! together.
 //!
 //! Rows of streams that are not enabled are not claimed (paused streams keep theirs for when
 //! they resume; disabled ones expire), except stream-updated events, which announce a pause or
@@ -125,9 +130,10 @@ pub struct AttemptRecord {
     pub created_at: i64,
 }
 
-/// A row given back without an attempt: due again at `next_attempt_at`.
+/// A row put off without an attempt (its endpoint's circuit is open, its key is missing): due
+/// again at `next_attempt_at`.
 #[derive(Debug, Clone, Serialize)]
-pub struct Release {
+pub struct Deferral {
     pub id: i64,
     pub next_attempt_at: i64,
 }
@@ -137,47 +143,85 @@ const STREAM_UPDATED: EventType = EventType::StreamUpdated;
 /// Arbitrary but fixed: the advisory lock key that serialises claims on PostgreSQL.
 const PG_CLAIM_LOCK: i64 = 0x5353_4643_4c41_494d; // "SSFCLAIM"
 
-const SQLITE_CLAIM: &str = "
-UPDATE stream_events SET lease_until = ?1, leased_by = ?2
-WHERE id IN (
-    SELECT e.id FROM stream_events e
-    WHERE e.status = 'pending' AND e.delivery_method = 'push'
-      AND e.next_attempt_at <= ?3
-      AND (e.lease_until IS NULL OR e.lease_until < ?3)
-      AND e.expires_at > ?3
-      AND (e.event_type = ?5 OR EXISTS (SELECT 1 FROM streams s WHERE s.id = e.stream_id AND s.status = 'enabled'))
-      AND NOT EXISTS (SELECT 1 FROM stream_events o WHERE o.stream_id = e.stream_id AND o.lease_until >= ?3)
-    ORDER BY e.next_attempt_at, e.id
-    LIMIT ?4)
-RETURNING id, stream_id, jti, payload, token, attempts, next_attempt_at, created_at";
+/// The due-row filter shared by every push claim: pending, due, not expired, and either the
+/// stream is enabled or the row announces a status change (stream-updated).
+macro_rules! due_filter {
+    ($now:literal, $stream_updated:literal) => {
+        concat!(
+            "e.status = 'pending' AND e.delivery_method = 'push' AND e.next_attempt_at <= ", $now,
+            " AND e.expires_at > ", $now,
+            " AND (e.event_type = ", $stream_updated,
+            " OR EXISTS (SELECT 1 FROM streams s WHERE s.id = e.stream_id AND s.status = 'enabled'))"
+        )
+    };
+}
 
-const PG_CLAIM: &str = "
-WITH due AS (
-    SELECT e.id FROM stream_events e
-    WHERE e.status = 'pending' AND e.delivery_method = 'push'
-      AND e.next_attempt_at <= $3
-      AND (e.lease_until IS NULL OR e.lease_until < $3)
-      AND e.expires_at > $3
-      AND (e.event_type = $5 OR EXISTS (SELECT 1 FROM streams s WHERE s.id = e.stream_id AND s.status = 'enabled'))
-      AND NOT EXISTS (SELECT 1 FROM stream_events o WHERE o.stream_id = e.stream_id AND o.lease_until >= $3)
-    ORDER BY e.next_attempt_at, e.id
-    LIMIT $4
-    FOR UPDATE OF e SKIP LOCKED)
-UPDATE stream_events t SET lease_until = $1, leased_by = $2
-FROM due WHERE t.id = due.id
-RETURNING t.id, t.stream_id, t.jti, t.payload, t.token, t.attempts, t.next_attempt_at, t.created_at";
+// Streams with a due row and no live lease, the longest-waiting first. Each stream costs one
+// probe of idx_stream_events_due_by_stream, so a claim's cost follows the number of streams,
+// never the backlog of the streams being delivered (whose due rows a row-first claim would
+// have to read and skip at every claim).
+macro_rules! free_streams {
+    ($now:literal, $stream_updated:literal, $limit:literal) => {
+        concat!(
+            "SELECT f.id FROM (
+    SELECT s.id, (SELECT e.next_attempt_at FROM stream_events e
+                  WHERE e.stream_id = s.id AND ",
+            due_filter!($now, $stream_updated),
+            "
+                  ORDER BY e.next_attempt_at LIMIT 1) AS first_due
+    FROM streams s
+    WHERE NOT EXISTS (SELECT 1 FROM stream_leases l WHERE l.stream_id = s.id AND l.lease_until >= ",
+            $now,
+            ")) AS f
+WHERE f.first_due IS NOT NULL
+ORDER BY f.first_due
+LIMIT ",
+            $limit
+        )
+    };
+}
 
-/// Claims up to `limit` due push rows for `worker` until `lease_until` (epoch ms).
+// The INSERT is the statement's first step, so SQLite takes the write lock before it reads.
+const SQLITE_LEASE_STREAMS: &str = concat!(
+    "INSERT INTO stream_leases (stream_id, leased_by, lease_until)
+SELECT c.id, ?2, ?1 FROM (",
+    free_streams!("?3", "?5", "?4"),
+    ") AS c
+WHERE true
+ON CONFLICT (stream_id) DO UPDATE SET leased_by = excluded.leased_by, lease_until = excluded.lease_until
+    WHERE stream_leases.lease_until < ?3
+RETURNING stream_id"
+);
+
+// `FOR NO KEY UPDATE ... SKIP LOCKED` skips a stream whose configuration is being changed at this
+// instant without blocking emit() (whose foreign-key checks only take KEY SHARE locks).
+const PG_LEASE_STREAMS: &str = concat!(
+    "WITH candidates AS (
+    SELECT s.id FROM streams s WHERE s.id IN (",
+    free_streams!("$3", "$5", "$4"),
+    ")
+    FOR NO KEY UPDATE OF s SKIP LOCKED)
+INSERT INTO stream_leases (stream_id, leased_by, lease_until)
+SELECT id, $2, $1 FROM candidates
+ON CONFLICT (stream_id) DO UPDATE SET leased_by = EXCLUDED.leased_by, lease_until = EXCLUDED.lease_until
+    WHERE stream_leases.lease_until < $3
+RETURNING stream_id"
+);
+
+/// Leases up to `limit` streams that have due push rows and that no worker is delivering, the
+/// longest-waiting first, for `worker` until `lease_until` (epoch ms). The caller takes each
+/// stream's rows with [`claim_stream`] and ends the lease with [`end_lease`] (or
+/// [`claim_stream`] does, when nothing is due).
 pub async fn claim_due(
     pool: &Pool,
     worker: &str,
     now: i64,
     lease_until: i64,
     limit: u32,
-) -> Result<Vec<ClaimedEvent>, sqlx::Error> {
+) -> Result<Vec<String>, sqlx::Error> {
     match pool {
         Pool::Sqlite(pool) => {
-            sqlx::query_as::<_, ClaimedEvent>(SQLITE_CLAIM)
+            sqlx::query_scalar(SQLITE_LEASE_STREAMS)
                 .bind(lease_until)
                 .bind(worker)
                 .bind(now)
@@ -187,12 +231,14 @@ pub async fn claim_due(
                 .await
         }
         Pool::Postgres(pool) => {
+            // Serialises the claims of all workers: each one sees the leases the previous one
+            // committed, so two workers never take the same stream at the same instant.
             let mut tx = pool.begin().await?;
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
                 .bind(PG_CLAIM_LOCK)
                 .execute(&mut *tx)
                 .await?;
-            let rows = sqlx::query_as::<_, ClaimedEvent>(PG_CLAIM)
+            let streams = sqlx::query_scalar(PG_LEASE_STREAMS)
                 .bind(lease_until)
                 .bind(worker)
                 .bind(now)
@@ -201,9 +247,138 @@ pub async fn claim_due(
                 .fetch_all(&mut *tx)
                 .await?;
             tx.commit().await?;
+            Ok(streams)
+        }
+    }
+}
+
+const SQLITE_EXTEND: &str =
+    "UPDATE stream_leases SET lease_until = ?1 WHERE stream_id = ?2 AND leased_by = ?3";
+const PG_EXTEND: &str =
+    "UPDATE stream_leases SET lease_until = $1 WHERE stream_id = $2 AND leased_by = $3";
+
+const SQLITE_STREAM_ROWS: &str = concat!(
+    "SELECT e.id, e.stream_id, e.jti, e.payload, e.token, e.attempts, e.next_attempt_at, e.created_at
+FROM stream_events e
+WHERE e.stream_id = ?1 AND ",
+    due_filter!("?2", "?4"),
+    "
+ORDER BY e.id
+LIMIT ?3"
+);
+
+const PG_STREAM_ROWS: &str = concat!(
+    "SELECT e.id, e.stream_id, e.jti, e.payload, e.token, e.attempts, e.next_attempt_at, e.created_at
+FROM stream_events e
+WHERE e.stream_id = $1 AND ",
+    due_filter!("$2", "$4"),
+    "
+ORDER BY e.id
+LIMIT $3"
+);
+
+const SQLITE_END_LEASE: &str = "DELETE FROM stream_leases WHERE stream_id = ?1 AND leased_by = ?2";
+const PG_END_LEASE: &str = "DELETE FROM stream_leases WHERE stream_id = $1 AND leased_by = $2";
+
+/// The next due rows of a stream `worker` holds, oldest first, with its lease extended to
+/// `lease_until`. A worker that finished a stream's batch continues with it this way (an
+/// indexed look at one stream) instead of scanning every due row again. When nothing is due
+/// the lease is ended; when the lease was lost (it ran out and another worker took the stream)
+/// nothing is returned and nothing is touched.
+pub async fn claim_stream(
+    pool: &Pool,
+    worker: &str,
+    stream_id: &str,
+    now: i64,
+    lease_until: i64,
+    limit: u32,
+) -> Result<Vec<ClaimedEvent>, sqlx::Error> {
+    match pool {
+        Pool::Sqlite(pool) => {
+            let mut tx = pool.begin().await?;
+            let extended = sqlx::query(SQLITE_EXTEND)
+                .bind(lease_until)
+                .bind(stream_id)
+                .bind(worker)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            let rows = if extended == 0 {
+                Vec::new()
+            } else {
+                let rows = sqlx::query_as::<_, ClaimedEvent>(SQLITE_STREAM_ROWS)
+                    .bind(stream_id)
+                    .bind(now)
+                    .bind(i64::from(limit))
+                    .bind(STREAM_UPDATED.uri())
+                    .fetch_all(&mut *tx)
+                    .await?;
+                if rows.is_empty() {
+                    sqlx::query(SQLITE_END_LEASE)
+                        .bind(stream_id)
+                        .bind(worker)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                rows
+            };
+            tx.commit().await?;
+            Ok(rows)
+        }
+        Pool::Postgres(pool) => {
+            let mut tx = pool.begin().await?;
+            let extended = sqlx::query(PG_EXTEND)
+                .bind(lease_until)
+                .bind(stream_id)
+                .bind(worker)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            let rows = if extended == 0 {
+                Vec::new()
+            } else {
+                let rows = sqlx::query_as::<_, ClaimedEvent>(PG_STREAM_ROWS)
+                    .bind(stream_id)
+                    .bind(now)
+                    .bind(i64::from(limit))
+                    .bind(STREAM_UPDATED.uri())
+                    .fetch_all(&mut *tx)
+                    .await?;
+                if rows.is_empty() {
+                    sqlx::query(PG_END_LEASE)
+                        .bind(stream_id)
+                        .bind(worker)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                rows
+            };
+            tx.commit().await?;
             Ok(rows)
         }
     }
+}
+
+/// Gives a stream back: other workers may claim it at once. Call it only once the outcomes of
+/// the stream's rows are committed.
+pub async fn end_lease(pool: &Pool, worker: &str, stream_id: &str) -> Result<(), sqlx::Error> {
+    match pool {
+        Pool::Sqlite(pool) => {
+            sqlx::query(SQLITE_END_LEASE)
+                .bind(stream_id)
+                .bind(worker)
+                .execute(pool)
+                .await?;
+        }
+        Pool::Postgres(pool) => {
+            sqlx::query(PG_END_LEASE)
+                .bind(stream_id)
+                .bind(worker)
+                .execute(pool)
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 // A stream switched to poll keeps its old push rows, but its endpoint_url is now its own poll
@@ -219,80 +394,6 @@ SELECT s.id, s.provider_id, CASE WHEN s.delivery_method = 'push' THEN s.endpoint
        s.authorization_header, p.verify_tls, p.event_retention_seconds
 FROM streams s JOIN providers p ON p.id = s.provider_id
 WHERE s.id IN (SELECT jsonb_array_elements_text($1::jsonb))";
-
-const SQLITE_CLAIM_STREAM: &str = "
-UPDATE stream_events SET lease_until = ?1, leased_by = ?2
-WHERE id IN (
-    SELECT e.id FROM stream_events e
-    WHERE e.stream_id = ?3 AND e.status = 'pending' AND e.delivery_method = 'push'
-      AND e.next_attempt_at <= ?4
-      AND (e.lease_until IS NULL OR e.lease_until < ?4)
-      AND e.expires_at > ?4
-      AND (e.event_type = ?6 OR EXISTS (SELECT 1 FROM streams s WHERE s.id = e.stream_id AND s.status = 'enabled'))
-      AND NOT EXISTS (SELECT 1 FROM stream_events o WHERE o.stream_id = ?3 AND o.lease_until >= ?4)
-    ORDER BY e.id
-    LIMIT ?5)
-RETURNING id, stream_id, jti, payload, token, attempts, next_attempt_at, created_at";
-
-const PG_CLAIM_STREAM: &str = "
-WITH due AS (
-    SELECT e.id FROM stream_events e
-    WHERE e.stream_id = $3 AND e.status = 'pending' AND e.delivery_method = 'push'
-      AND e.next_attempt_at <= $4
-      AND (e.lease_until IS NULL OR e.lease_until < $4)
-      AND e.expires_at > $4
-      AND (e.event_type = $6 OR EXISTS (SELECT 1 FROM streams s WHERE s.id = e.stream_id AND s.status = 'enabled'))
-      AND NOT EXISTS (SELECT 1 FROM stream_events o WHERE o.stream_id = $3 AND o.lease_until >= $4)
-    ORDER BY e.id
-    LIMIT $5
-    FOR UPDATE OF e SKIP LOCKED)
-UPDATE stream_events t SET lease_until = $1, leased_by = $2
-FROM due WHERE t.id = due.id
-RETURNING t.id, t.stream_id, t.jti, t.payload, t.token, t.attempts, t.next_attempt_at, t.created_at";
-
-/// Claims the next due rows of one stream, oldest first, under the same rules as
-/// [`claim_due`]. A worker that just finished a stream's batch continues with it this way
-/// (an indexed look at one stream) instead of scanning every due row again.
-pub async fn claim_stream(
-    pool: &Pool,
-    worker: &str,
-    stream_id: &str,
-    now: i64,
-    lease_until: i64,
-    limit: u32,
-) -> Result<Vec<ClaimedEvent>, sqlx::Error> {
-    match pool {
-        Pool::Sqlite(pool) => {
-            sqlx::query_as::<_, ClaimedEvent>(SQLITE_CLAIM_STREAM)
-                .bind(lease_until)
-                .bind(worker)
-                .bind(stream_id)
-                .bind(now)
-                .bind(i64::from(limit))
-                .bind(STREAM_UPDATED.uri())
-                .fetch_all(pool)
-                .await
-        }
-        Pool::Postgres(pool) => {
-            let mut tx = pool.begin().await?;
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(PG_CLAIM_LOCK)
-                .execute(&mut *tx)
-                .await?;
-            let rows = sqlx::query_as::<_, ClaimedEvent>(PG_CLAIM_STREAM)
-                .bind(lease_until)
-                .bind(worker)
-                .bind(stream_id)
-                .bind(now)
-                .bind(i64::from(limit))
-                .bind(STREAM_UPDATED.uri())
-                .fetch_all(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            Ok(rows)
-        }
-    }
-}
 
 /// Reads the push targets of `stream_ids` (streams that vanished are absent).
 pub async fn load_targets(
@@ -344,10 +445,11 @@ fn target_from_pg(row: &sqlx::postgres::PgRow) -> Result<StreamTarget, sqlx::Err
     })
 }
 
+// `+column` keeps SQLite from driving these joins from the status index (a scan of every
+// pending row per JSON element); they must look each row up by id.
 const SQLITE_RECORD: &str = "
 UPDATE stream_events SET
     status = u.status, attempts = u.attempt, next_attempt_at = u.next_attempt_at,
-    lease_until = NULL, leased_by = NULL,
     last_error = u.error, last_http_status = u.http_status,
     expires_at = u.expires_at, delivered_at = u.delivered_at,
     token = COALESCE(u.token, stream_events.token)
@@ -356,7 +458,8 @@ FROM (SELECT value ->> '$.id' AS id, value ->> '$.status' AS status, value ->> '
              value ->> '$.http_status' AS http_status, value ->> '$.expires_at' AS expires_at,
              value ->> '$.delivered_at' AS delivered_at, value ->> '$.token' AS token
       FROM jsonb_each(?1)) AS u
-WHERE stream_events.id = u.id AND stream_events.leased_by = ?2";
+WHERE stream_events.id = u.id AND +stream_events.status = 'pending'
+  AND EXISTS (SELECT 1 FROM stream_leases l WHERE l.stream_id = stream_events.stream_id AND l.leased_by = ?2)";
 
 const SQLITE_ATTEMPTS: &str = "
 INSERT INTO delivery_attempts
@@ -370,13 +473,13 @@ WHERE EXISTS (SELECT 1 FROM stream_events e WHERE e.id = value ->> '$.id')";
 const PG_RECORD: &str = "
 UPDATE stream_events AS e SET
     status = u.status, attempts = u.attempt, next_attempt_at = u.next_attempt_at,
-    lease_until = NULL, leased_by = NULL,
     last_error = u.error, last_http_status = u.http_status,
     expires_at = u.expires_at, delivered_at = u.delivered_at,
     token = COALESCE(u.token, e.token)
 FROM jsonb_to_recordset($1::jsonb) AS u(id bigint, status text, attempt int, next_attempt_at bigint, error text,
      http_status int, expires_at bigint, delivered_at bigint, token text)
-WHERE e.id = u.id AND e.leased_by = $2";
+WHERE e.id = u.id AND e.status = 'pending'
+  AND EXISTS (SELECT 1 FROM stream_leases l WHERE l.stream_id = e.stream_id AND l.leased_by = $2)";
 
 const PG_ATTEMPTS: &str = "
 INSERT INTO delivery_attempts
@@ -388,16 +491,16 @@ FROM jsonb_to_recordset($1::jsonb) AS u(id bigint, attempt int, outcome text, ht
 WHERE EXISTS (SELECT 1 FROM stream_events e WHERE e.id = u.id)";
 
 const SQLITE_RELEASE: &str = "
-UPDATE stream_events SET next_attempt_at = MAX(stream_events.next_attempt_at, u.next_attempt_at),
-    lease_until = NULL, leased_by = NULL
+UPDATE stream_events SET next_attempt_at = u.next_attempt_at
 FROM (SELECT value ->> '$.id' AS id, value ->> '$.next_attempt_at' AS next_attempt_at FROM jsonb_each(?1)) AS u
-WHERE stream_events.id = u.id AND stream_events.leased_by = ?2";
+WHERE stream_events.id = u.id AND +stream_events.status = 'pending' AND +stream_events.next_attempt_at < u.next_attempt_at
+  AND EXISTS (SELECT 1 FROM stream_leases l WHERE l.stream_id = stream_events.stream_id AND l.leased_by = ?2)";
 
 const PG_RELEASE: &str = "
-UPDATE stream_events AS e SET next_attempt_at = GREATEST(e.next_attempt_at, u.next_attempt_at),
-    lease_until = NULL, leased_by = NULL
+UPDATE stream_events AS e SET next_attempt_at = u.next_attempt_at
 FROM jsonb_to_recordset($1::jsonb) AS u(id bigint, next_attempt_at bigint)
-WHERE e.id = u.id AND e.leased_by = $2";
+WHERE e.id = u.id AND e.status = 'pending' AND e.next_attempt_at < u.next_attempt_at
+  AND EXISTS (SELECT 1 FROM stream_leases l WHERE l.stream_id = e.stream_id AND l.leased_by = $2)";
 
 /// Writes the outcomes of attempts and gives back released rows, in one transaction.
 /// Returns how many attempted rows were still held by `worker` (the others were taken over).
@@ -405,15 +508,15 @@ pub async fn record(
     pool: &Pool,
     worker: &str,
     attempts: &[AttemptRecord],
-    releases: &[Release],
+    deferrals: &[Deferral],
 ) -> Result<u64, sqlx::Error> {
-    if attempts.is_empty() && releases.is_empty() {
+    if attempts.is_empty() && deferrals.is_empty() {
         return Ok(0);
     }
     let attempts_json =
         serde_json::to_string(attempts).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    let releases_json =
-        serde_json::to_string(releases).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let deferrals_json =
+        serde_json::to_string(deferrals).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     let mut updated = 0;
     match pool {
         Pool::Sqlite(pool) => {
@@ -431,9 +534,9 @@ pub async fn record(
                     .execute(&mut *tx)
                     .await?;
             }
-            if !releases.is_empty() {
+            if !deferrals.is_empty() {
                 sqlx::query(SQLITE_RELEASE)
-                    .bind(&releases_json)
+                    .bind(&deferrals_json)
                     .bind(worker)
                     .execute(&mut *tx)
                     .await?;
@@ -455,9 +558,9 @@ pub async fn record(
                     .execute(&mut *tx)
                     .await?;
             }
-            if !releases.is_empty() {
+            if !deferrals.is_empty() {
                 sqlx::query(PG_RELEASE)
-                    .bind(&releases_json)
+                    .bind(&deferrals_json)
                     .bind(worker)
                     .execute(&mut *tx)
                     .await?;
@@ -468,20 +571,17 @@ pub async fn record(
     Ok(updated)
 }
 
-/// Clears every lease `worker` still holds (graceful shutdown): the rows are due again at once
-/// for the other workers, instead of after the lease runs out.
+/// Ends every stream lease `worker` still holds (graceful shutdown, after its outcomes are
+/// recorded): the streams are free at once for the other workers, instead of after the lease
+/// runs out. Returns how many streams were given back.
 pub async fn release_all(pool: &Pool, worker: &str) -> Result<u64, sqlx::Error> {
-    let sql_sqlite = "UPDATE stream_events SET lease_until = NULL, leased_by = NULL \
-                      WHERE leased_by = ?1 AND status = 'pending' AND delivery_method = 'push'";
-    let sql_pg = "UPDATE stream_events SET lease_until = NULL, leased_by = NULL \
-                  WHERE leased_by = $1 AND status = 'pending' AND delivery_method = 'push'";
     Ok(match pool {
-        Pool::Sqlite(pool) => sqlx::query(sql_sqlite)
+        Pool::Sqlite(pool) => sqlx::query("DELETE FROM stream_leases WHERE leased_by = ?1")
             .bind(worker)
             .execute(pool)
             .await?
             .rows_affected(),
-        Pool::Postgres(pool) => sqlx::query(sql_pg)
+        Pool::Postgres(pool) => sqlx::query("DELETE FROM stream_leases WHERE leased_by = $1")
             .bind(worker)
             .execute(pool)
             .await?

@@ -22,9 +22,10 @@ pub struct WorkerConfig {
     pub retry_max_backoff: Duration,
     /// Each wait is multiplied by a random factor in `1 ± retry_jitter` (default 0.2).
     pub retry_jitter: f64,
-    /// Rows claimed per query (`SSF_DELIVERY_BATCH`, default 512).
+    /// Rows of one stream taken, signed and sent per batch (`SSF_DELIVERY_BATCH`, default 512).
     pub batch_size: u32,
-    /// How long a claimed row stays reserved for this worker (`SSF_DELIVERY_LEASE`, default 60s).
+    /// How long a claimed stream stays reserved for this worker after each batch
+    /// (`SSF_DELIVERY_LEASE`, default 60s).
     /// A killed worker's rows are claimed again once it runs out.
     pub lease: Duration,
     /// The loop looks for due rows at least this often even without a wake-up

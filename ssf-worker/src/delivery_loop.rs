@@ -1,8 +1,8 @@
 //! The delivery loop: claim due rows, deliver each stream's rows one at a time, record outcomes.
 //!
 //! One claiming loop per process feeds stream tasks: each claimed batch is split per stream, and
-//! each stream's rows (in recording order) go to one task that signs them (on every core) and
-//! pushes them one after another. Stream tasks are bounded (`max_streams_in_flight`) and so is
+//! each stream's rows (in recording order) go to one task that has them signed (on every core,
+//! in order) and pushes each as soon as it is signed. Stream tasks are bounded (`max_streams_in_flight`) and so is
 //! each receiver host (`endpoint_concurrency`); a host whose circuit is open gets its rows
 //! pushed back to when the circuit half-opens, without holding a task. Outcomes flow to one
 //! recorder task that writes them in batches; a stream becomes claimable again once they are
@@ -12,7 +12,6 @@
 //! that work was committed (in-process wake, PostgreSQL `NOTIFY`, the SQLite wake queue) or that
 //! a stream finished, and otherwise at least every `poll_interval`.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,7 +22,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::circuit::{Admission, Endpoints};
-use crate::claim::{self, AttemptRecord, ClaimedEvent, Release, StreamTarget, WriteGate};
+use crate::claim::{self, AttemptRecord, ClaimedEvent, Deferral, StreamTarget, WriteGate};
 use crate::config::WorkerConfig;
 use crate::metrics;
 use crate::push_client::{PushClient, PushOutcome, PushRequest};
@@ -35,16 +34,27 @@ use crate::signer::Signer;
 /// problems an operator fixes; no attempt is counted meanwhile).
 const CONFIGURATION_RETRY: Duration = Duration::from_secs(30);
 
+/// Streams one claim leases at most: claims stay short, and the claims of workers started
+/// together interleave. A worker claims again at once after a claim that found streams, up to
+/// `max_streams_in_flight` streams (which is what bounds one worker's share).
+const STREAMS_PER_CLAIM: usize = 8;
+
+/// Shortest pause between two claims that found nothing while streams are being delivered.
+const CLAIM_SETTLE: Duration = Duration::from_millis(50);
+
 /// Outcomes written per transaction at most.
 const RECORD_BATCH: usize = 2048;
 
-/// How long the recorder lets outcomes gather before writing them.
-const RECORD_COALESCE: Duration = Duration::from_millis(1);
+/// How long the recorder lets outcomes gather before writing them, unless a stream task is
+/// waiting for them to be committed. Outcomes arrive one SET at a time; a transaction per
+/// handful of them would cost the database more than the deliveries themselves. A crash loses
+/// at most this much of outcomes (those SETs are sent again).
+const RECORD_COALESCE: Duration = Duration::from_millis(10);
 
 /// What a stream task reports to the recorder.
 pub(crate) enum Recorded {
     Attempt(AttemptRecord),
-    Release(Release),
+    Deferral(Deferral),
     /// Answered once everything sent before it is committed.
     Barrier(oneshot::Sender<()>),
 }
@@ -110,12 +120,12 @@ pub(crate) async fn run_claims(ctx: Arc<DeliveryContext>, tasks: &mut JoinSet<()
             &ctx.config.worker_name,
             now,
             lease_until,
-            ctx.config.batch_size,
+            u32::try_from(slots.available_permits().min(STREAMS_PER_CLAIM)).unwrap_or(1),
         )
         .await;
         drop(gate);
-        let rows = match claimed {
-            Ok(rows) => rows,
+        let streams = match claimed {
+            Ok(streams) => streams,
             Err(error) => {
                 tracing::warn!(%error, "claiming due stream events failed; retrying");
                 tokio::select! {
@@ -125,7 +135,8 @@ pub(crate) async fn run_claims(ctx: Arc<DeliveryContext>, tasks: &mut JoinSet<()
                 continue;
             }
         };
-        if rows.is_empty() {
+        if streams.is_empty() {
+            let found_nothing = tokio::time::Instant::now();
             tokio::select! {
                 _ = &mut local => {}
                 _ = &mut remote => {}
@@ -133,77 +144,36 @@ pub(crate) async fn run_claims(ctx: Arc<DeliveryContext>, tasks: &mut JoinSet<()
                 _ = tokio::time::sleep(ctx.config.poll_interval) => {}
                 _ = ctx.stopping.cancelled() => return,
             }
+            // While stream tasks run they take their own streams' new rows; a claim here only
+            // finds other streams, at the cost of a probe per stream. Under load, at most one
+            // such claim per CLAIM_SETTLE instead of one per commit.
+            if !tasks.is_empty() {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(found_nothing + CLAIM_SETTLE) => {}
+                    _ = ctx.stopping.cancelled() => return,
+                }
+            }
             continue;
         }
-        dispatch(&ctx, rows, lease_until, &slots, tasks).await;
-    }
-}
-
-/// Splits a claimed batch per stream and starts one task per stream.
-async fn dispatch(
-    ctx: &Arc<DeliveryContext>,
-    rows: Vec<ClaimedEvent>,
-    lease_until: i64,
-    slots: &Arc<Semaphore>,
-    tasks: &mut JoinSet<()>,
-) {
-    let mut per_stream: HashMap<String, Vec<ClaimedEvent>> = HashMap::new();
-    for row in rows {
-        per_stream
-            .entry(row.stream_id.clone())
-            .or_default()
-            .push(row);
-    }
-    let ids: Vec<&str> = per_stream.keys().map(String::as_str).collect();
-    let mut targets = match claim::load_targets(&ctx.transmitter.db().pool, &ids).await {
-        Ok(targets) => targets,
-        Err(error) => {
-            tracing::warn!(%error, "reading stream targets failed; releasing the claimed rows");
-            for row in per_stream.into_values().flatten() {
-                release(ctx, &row, row.next_attempt_at);
-            }
-            return;
+        for stream_id in streams {
+            let Ok(slot) = slots.clone().acquire_owned().await else {
+                return;
+            };
+            tasks.spawn(deliver_stream(ctx.clone(), stream_id, slot));
         }
-    };
-    for (stream_id, mut rows) in per_stream {
-        rows.sort_by_key(|row| row.id);
-        let target = targets.remove(&stream_id);
-        let Ok(slot) = slots.clone().acquire_owned().await else {
-            return;
-        };
-        tasks.spawn(deliver_stream(
-            ctx.clone(),
-            stream_id,
-            target,
-            rows,
-            lease_until,
-            slot,
-        ));
     }
 }
 
-/// Delivers one stream's claimed rows, oldest first, one at a time, then keeps the stream:
-/// once those outcomes are committed it claims the stream's next due rows itself (an indexed
-/// look at one stream), until the stream has nothing due or must stop.
-async fn deliver_stream(
-    ctx: Arc<DeliveryContext>,
-    stream_id: String,
-    mut target: Option<StreamTarget>,
-    mut rows: Vec<ClaimedEvent>,
-    mut lease_until: i64,
-    _slot: OwnedSemaphorePermit,
-) {
+/// Delivers a leased stream: takes its due rows (extending the lease), sends them oldest
+/// first, one at a time, and once their outcomes are committed takes the next ones, until the
+/// stream has nothing due (the claim then ends the lease) or must stop (then the lease is
+/// ended here).
+async fn deliver_stream(ctx: Arc<DeliveryContext>, stream_id: String, _slot: OwnedSemaphorePermit) {
     let pool = &ctx.transmitter.db().pool;
+    let mut holding = true;
     loop {
-        let flow = deliver_stream_rows(&ctx, target, rows, lease_until).await;
-        // The stream is free to claim only once its leases are cleared, i.e. committed.
-        let (done, committed) = oneshot::channel();
-        ctx.send(Recorded::Barrier(done));
-        if committed.await.is_err() || flow == Flow::Stop || ctx.stopping.is_cancelled() {
-            break;
-        }
         let now = now_ms();
-        lease_until = now + millis(ctx.config.lease);
+        let lease_until = now + millis(ctx.config.lease);
         let gate = ctx.write_gate.enter().await;
         let claimed = claim::claim_stream(
             pool,
@@ -215,30 +185,64 @@ async fn deliver_stream(
         )
         .await;
         drop(gate);
-        rows = match claimed {
+        let rows = match claimed {
             Ok(rows) if !rows.is_empty() => rows,
-            Ok(_) => break,
+            // Nothing due (the lease was ended with the claim) or the lease was lost.
+            Ok(_) => {
+                holding = false;
+                break;
+            }
             Err(error) => {
-                tracing::warn!(stream = %stream_id, %error, "claiming the stream's next rows failed");
+                tracing::warn!(stream = %stream_id, %error, "claiming the stream's rows failed");
                 break;
             }
         };
-        target = match claim::load_targets(pool, &[stream_id.as_str()]).await {
+        let target = match claim::load_targets(pool, &[stream_id.as_str()]).await {
             Ok(mut targets) => targets.remove(&stream_id),
             Err(error) => {
-                tracing::warn!(stream = %stream_id, %error, "reading the stream's target failed; releasing its rows");
-                release_all(&ctx, &rows, None);
+                tracing::warn!(stream = %stream_id, %error, "reading the stream's target failed; giving the stream back");
                 break;
             }
         };
+        let flow = deliver_stream_rows(&ctx, target, rows, lease_until).await;
+        // The stream may be given back, or its next rows taken, only once these outcomes are
+        // committed: another worker would otherwise send them again.
+        let (done, committed) = oneshot::channel();
+        ctx.send(Recorded::Barrier(done));
+        if committed.await.is_err() {
+            // The recorder is gone (the worker is being torn down): the lease runs out.
+            holding = false;
+            break;
+        }
+        if flow == Flow::Stop || ctx.stopping.is_cancelled() {
+            break;
+        }
+    }
+    if holding {
+        end_lease(&ctx, &stream_id).await;
     }
     ctx.freed.notify_waiters();
+}
+
+/// Gives a stream back at once (when this fails, its lease runs out instead).
+async fn end_lease(ctx: &DeliveryContext, stream_id: &str) {
+    let gate = ctx.write_gate.enter().await;
+    let ended = claim::end_lease(
+        &ctx.transmitter.db().pool,
+        &ctx.config.worker_name,
+        stream_id,
+    )
+    .await;
+    drop(gate);
+    if let Err(error) = ended {
+        tracing::warn!(stream = %stream_id, %error, "giving the stream back failed; its lease will run out");
+    }
 }
 
 async fn deliver_stream_rows(
     ctx: &DeliveryContext,
     target: Option<StreamTarget>,
-    rows: Vec<ClaimedEvent>,
+    mut rows: Vec<ClaimedEvent>,
     lease_until: i64,
 ) -> Flow {
     // The stream was deleted after the claim: its rows are gone with it.
@@ -263,10 +267,7 @@ async fn deliver_stream_rows(
     let endpoint = ctx.endpoints.get(&endpoint_url);
     let _endpoint_slot = tokio::select! {
         permit = endpoint.permits.clone().acquire_owned() => permit,
-        _ = ctx.stopping.cancelled() => {
-            release_all(ctx, &rows, None);
-            return Flow::Stop;
-        }
+        _ = ctx.stopping.cancelled() => return Flow::Stop,
     };
     let authorization = match target
         .authorization_header
@@ -277,51 +278,50 @@ async fn deliver_stream_rows(
         Ok(authorization) => authorization,
         Err(error) => {
             tracing::error!(stream = %target.stream_id, %error, "cannot push: authorization header unavailable");
-            release_all(ctx, &rows, Some(now_ms() + millis(CONFIGURATION_RETRY)));
+            defer_all(ctx, &rows, now_ms() + millis(CONFIGURATION_RETRY));
             return Flow::Stop;
         }
     };
 
-    let mut fresh_tokens: Vec<Option<Result<String, String>>> = vec![None; rows.len()];
-    let unsigned: Vec<usize> = rows
-        .iter()
-        .enumerate()
-        .filter(|(_, row)| row.token.is_none())
-        .map(|(i, _)| i)
-        .collect();
-    if !unsigned.is_empty() {
+    // Rows signed before (a retry, a redrive) send the same bytes again; the others are signed
+    // now, in order, while the first ones are already being pushed.
+    let mut signed = if rows.iter().any(|row| row.token.is_none()) {
         let key = match ctx.signer.key_for(&target.provider_id).await {
             Ok(key) => key,
             Err(error) => {
                 tracing::error!(stream = %target.stream_id, provider = %target.provider_id, %error, "cannot sign: no usable key");
-                release_all(ctx, &rows, Some(now_ms() + millis(CONFIGURATION_RETRY)));
+                defer_all(ctx, &rows, now_ms() + millis(CONFIGURATION_RETRY));
                 return Flow::Stop;
             }
         };
-        let payloads = unsigned.iter().map(|&i| rows[i].payload.clone()).collect();
-        for (index, token) in unsigned
-            .into_iter()
-            .zip(ctx.signer.sign_all(&key, payloads).await)
-        {
-            fresh_tokens[index] = Some(token);
-        }
-    }
+        let payloads = rows
+            .iter_mut()
+            .filter(|row| row.token.is_none())
+            .map(|row| std::mem::take(&mut row.payload))
+            .collect();
+        Some(ctx.signer.sign_in_order(&key, payloads))
+    } else {
+        None
+    };
 
     let request_budget = millis(ctx.config.request_timeout) * 3 / 2;
     for (index, row) in rows.iter().enumerate() {
         let now = now_ms();
         if ctx.stopping.is_cancelled() || lease_until - now < request_budget {
-            // Shutting down, or the lease could run out mid-request: give the rest back.
-            release_all(ctx, &rows[index..], None);
+            // Shutting down, or the lease could run out mid-request: leave the rest as they are.
             return Flow::Stop;
         }
         if let Admission::OpenUntil(until) = endpoint.admit(now) {
             metrics::global().deferred.add((rows.len() - index) as u64);
             tracing::debug!(stream = %target.stream_id, deferred = rows.len() - index, until, "endpoint circuit open; deferring");
-            release_all(ctx, &rows[index..], Some(until));
+            defer_all(ctx, &rows[index..], until);
             return Flow::Stop;
         }
-        let (token, store_token) = match (&row.token, fresh_tokens[index].take()) {
+        let fresh = match (&row.token, signed.as_mut()) {
+            (None, Some(queue)) => queue.next().await,
+            _ => None,
+        };
+        let (token, store_token) = match (&row.token, fresh) {
             (Some(token), _) => (token.clone(), false),
             (None, Some(Ok(token))) => (token, true),
             (None, Some(Err(error))) => {
@@ -343,10 +343,7 @@ async fn deliver_stream_rows(
                 )));
                 continue;
             }
-            (None, None) => {
-                release_all(ctx, &rows[index..], None);
-                return Flow::Stop;
-            }
+            (None, None) => return Flow::Stop,
         };
         let request = PushRequest {
             endpoint: &endpoint_url,
@@ -387,7 +384,7 @@ async fn deliver_stream_rows(
             let rest = &rows[index + 1..];
             if !rest.is_empty() {
                 metrics::global().deferred.add(rest.len() as u64);
-                release_all(ctx, rest, Some(until));
+                defer_all(ctx, rest, until);
             }
             return Flow::Stop;
         }
@@ -507,17 +504,13 @@ fn no_endpoint() -> PushOutcome {
     }
 }
 
-fn release(ctx: &DeliveryContext, row: &ClaimedEvent, next_attempt_at: i64) {
-    ctx.send(Recorded::Release(Release {
-        id: row.id,
-        next_attempt_at,
-    }));
-}
-
-/// Gives rows back: due at `until` when given, else when they already were.
-fn release_all(ctx: &DeliveryContext, rows: &[ClaimedEvent], until: Option<i64>) {
-    for row in rows {
-        release(ctx, row, until.unwrap_or(row.next_attempt_at));
+/// Puts rows off until `until` without an attempt (their stream's lease is given back after).
+fn defer_all(ctx: &DeliveryContext, rows: &[ClaimedEvent], until: i64) {
+    for row in rows.iter().filter(|row| row.next_attempt_at < until) {
+        ctx.send(Recorded::Deferral(Deferral {
+            id: row.id,
+            next_attempt_at: until,
+        }));
     }
 }
 
@@ -528,55 +521,103 @@ impl DeliveryContext {
     }
 }
 
+/// Batches of outcomes written at the same time at most. One transaction runs on one
+/// database backend, i.e. one core: with a single writer, delivery on PostgreSQL waited for it
+/// while the other core idled.
+const RECORD_WRITERS: usize = 2;
+
 /// Writes outcomes in batches until every sender is gone.
+///
+/// Up to [`RECORD_WRITERS`] batches are written concurrently (their rows are disjoint), but
+/// barriers are answered in order: a barrier is answered once its own batch and every batch
+/// before it are committed, which is what the stream task that sent it relies on.
 pub(crate) async fn run_recorder(
     transmitter: Transmitter,
     worker: String,
     mut outcomes: mpsc::UnboundedReceiver<Recorded>,
     write_gate: Arc<WriteGate>,
 ) {
-    let pool = &transmitter.db().pool;
+    let worker: Arc<str> = worker.into();
+    let writers = Arc::new(Semaphore::new(RECORD_WRITERS));
+    let mut previous: Option<oneshot::Receiver<()>> = None;
+    let mut writes = JoinSet::new();
     while let Some(first) = outcomes.recv().await {
-        // Under load, a moment's wait turns many small transactions into one.
-        if outcomes.is_empty() {
-            tokio::time::sleep(RECORD_COALESCE).await;
-        }
-        let mut attempts = Vec::new();
-        let mut releases = Vec::new();
-        let mut barriers = Vec::new();
+        let mut batch = OutcomeBatch::default();
+        let deadline = tokio::time::Instant::now() + RECORD_COALESCE;
         let mut next = Some(first);
         while let Some(recorded) = next {
             match recorded {
-                Recorded::Attempt(attempt) => attempts.push(attempt),
-                Recorded::Release(release) => releases.push(release),
-                Recorded::Barrier(barrier) => barriers.push(barrier),
+                Recorded::Attempt(attempt) => batch.attempts.push(attempt),
+                Recorded::Deferral(deferral) => batch.deferrals.push(deferral),
+                Recorded::Barrier(barrier) => batch.barriers.push(barrier),
             }
-            next = if attempts.len() + releases.len() < RECORD_BATCH {
-                outcomes.try_recv().ok()
-            } else {
-                None
+            if batch.attempts.len() + batch.deferrals.len() >= RECORD_BATCH {
+                break;
+            }
+            next = match outcomes.try_recv() {
+                Ok(recorded) => Some(recorded),
+                // A stream task is waiting: write what there is.
+                Err(_) if !batch.barriers.is_empty() => None,
+                Err(_) => tokio::time::timeout_at(deadline, outcomes.recv())
+                    .await
+                    .ok()
+                    .flatten(),
             };
+        }
+        let Ok(writer) = writers.clone().acquire_owned().await else {
+            break;
+        };
+        let (done, committed) = oneshot::channel();
+        let before = previous.replace(committed);
+        let (transmitter, worker, write_gate) =
+            (transmitter.clone(), worker.clone(), write_gate.clone());
+        writes.spawn(async move {
+            batch
+                .write(&transmitter.db().pool, &worker, &write_gate)
+                .await;
+            drop(writer);
+            if let Some(before) = before {
+                let _ = before.await;
+            }
+            for barrier in batch.barriers {
+                let _ = barrier.send(());
+            }
+            let _ = done.send(());
+        });
+        while writes.try_join_next().is_some() {}
+    }
+    while writes.join_next().await.is_some() {}
+}
+
+#[derive(Default)]
+struct OutcomeBatch {
+    attempts: Vec<AttemptRecord>,
+    deferrals: Vec<Deferral>,
+    barriers: Vec<oneshot::Sender<()>>,
+}
+
+impl OutcomeBatch {
+    async fn write(&self, pool: &ssf_provider::db::Pool, worker: &str, write_gate: &WriteGate) {
+        if self.attempts.is_empty() && self.deferrals.is_empty() {
+            return;
         }
         let mut backoff = Duration::from_millis(50);
         for attempt in 1..=6 {
             let gate = write_gate.enter().await;
-            let written = claim::record(pool, &worker, &attempts, &releases).await;
+            let written = claim::record(pool, worker, &self.attempts, &self.deferrals).await;
             drop(gate);
             match written {
-                Ok(_) => break,
+                Ok(_) => return,
                 Err(error) if attempt < 6 => {
                     tracing::warn!(%error, attempt, "recording delivery outcomes failed; retrying");
                     tokio::time::sleep(backoff).await;
                     backoff *= 2;
                 }
                 Err(error) => {
-                    // The rows keep their lease and are claimed again when it runs out.
-                    tracing::error!(%error, rows = attempts.len() + releases.len(), "recording delivery outcomes failed; rows will be retried after their lease");
+                    // The rows stay pending: they are claimed and sent again.
+                    tracing::error!(%error, rows = self.attempts.len() + self.deferrals.len(), "recording delivery outcomes failed; those SETs will be sent again");
                 }
             }
-        }
-        for barrier in barriers {
-            let _ = barrier.send(());
         }
     }
 }

@@ -45,6 +45,26 @@ enum Command {
     Admin(Box<ssf_worker::admin_cli::AdminCommand>),
     /// Try it: a transmitter and a sample receiver on loopback, one SET of every kind, verified.
     Demo(DemoArgs),
+    /// Measure delivery: a burst of SETs to a receiver on loopback, in SETs per second, beside
+    /// this machine's signing and receiver limits (see docs/benchmarks.md).
+    Bench(BenchArgs),
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// A scratch database to fill (it is migrated, and providers, streams and SETs are added);
+    /// by default a temporary SQLite file.
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Algorithm the bench provider signs with.
+    #[arg(long, value_parser = parse_alg, default_value = "ES256")]
+    signing_alg: ssf_entities::SigningAlg,
+    /// SETs per burst (two bursts run: one recorded while the worker runs, one drained).
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    events: u32,
+    /// Push streams the SETs are spread over.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1_000))]
+    streams: u32,
 }
 
 #[derive(Args)]
@@ -119,7 +139,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // The demo's output is the point; keep routine logs out of it.
     let default_filter = match cli.command {
-        Command::Demo(_) => "warn",
+        Command::Demo(_) | Command::Bench(_) => "warn",
         Command::Admin(_) => "warn,ssf::audit=info",
         _ => "info,sqlx=warn,sea_orm=warn,apalis=warn",
     };
@@ -168,6 +188,19 @@ async fn run(command: Command) -> anyhow::Result<()> {
             })
             .await
         }
+        Command::Bench(args) => {
+            let report = ssf_worker::bench::run(ssf_worker::bench::BenchOptions {
+                database_url: args.database_url,
+                alg: args.signing_alg,
+                events: args.events as usize,
+                streams: args.streams as usize,
+                worker: ssf_worker::WorkerConfig::from_env()?,
+            })
+            .await?;
+            println!("{}", ssf_worker::bench::BenchReport::markdown_header());
+            println!("{}", report.markdown_row());
+            Ok(())
+        }
         Command::Migrate(args) => {
             let db = open(&args, true).await?;
             db.close().await;
@@ -180,8 +213,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
 /// Refuses to start with an unusable at-rest key, rather than failing on the first signature.
 /// Returns whether one is configured.
 fn check_key_vault() -> anyhow::Result<bool> {
-    Ok(ssf_provider::jose::KeyVault::from_env()
-        .context("SSF_KEY_ENCRYPTION_KEY")?
+    Ok(ssf_provider::jose::vault::process_vault()
+        .map_err(|reason| anyhow::anyhow!("SSF_KEY_ENCRYPTION_KEY: {reason}"))?
         .is_some())
 }
 

@@ -174,6 +174,11 @@ impl PushClient {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         if status.is_success() {
+            // A body left unread takes its connection out of the pool; read (and drop) a short
+            // one so the next SET to this receiver reuses the connection.
+            if response.content_length() != Some(0) {
+                drain_limited(&mut response, self.max_response_body).await;
+            }
             return PushOutcome::Delivered {
                 status: status.as_u16(),
             };
@@ -308,6 +313,18 @@ async fn read_limited(response: &mut reqwest::Response, limit: usize) -> Option<
         text.pop();
     }
     Some(text)
+}
+
+/// Reads a response body to its end unless it is longer than `limit` (then the connection is
+/// dropped, which is what a long body deserves).
+async fn drain_limited(response: &mut reqwest::Response, limit: usize) {
+    let mut read = 0;
+    while read <= limit {
+        match response.chunk().await {
+            Ok(Some(chunk)) => read += chunk.len(),
+            _ => break,
+        }
+    }
 }
 
 fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {

@@ -4,9 +4,6 @@
 //! value names its key id, so a value in clear is used as is. The opened header lives only in
 //! the request being built, never in a log line or an error message.
 
-use std::sync::OnceLock;
-
-use ssf_provider::jose::KeyVault;
 use ssf_provider::jose::vault;
 
 /// The header could not be opened; the message names no part of the secret.
@@ -14,21 +11,14 @@ use ssf_provider::jose::vault;
 #[error("cannot open the stream's stored authorization header: {0}")]
 pub struct SecretUnavailable(String);
 
-fn process_vault() -> Result<Option<&'static KeyVault>, SecretUnavailable> {
-    static VAULT: OnceLock<Result<Option<KeyVault>, String>> = OnceLock::new();
-    match VAULT.get_or_init(|| KeyVault::from_env().map_err(|e| e.to_string())) {
-        Ok(vault) => Ok(vault.as_ref()),
-        Err(reason) => Err(SecretUnavailable(reason.clone())),
-    }
-}
-
 /// The header value to send, from its stored form.
 pub fn open(stored: &str) -> Result<String, SecretUnavailable> {
     match vault::sealed_key_id(stored) {
         None => Ok(stored.to_owned()),
         Some(key_id) => {
             let key_id = key_id.to_owned();
-            vault::reveal(process_vault()?, stored, Some(&key_id))
+            let at_rest = vault::process_vault().map_err(|e| SecretUnavailable(e.to_owned()))?;
+            vault::reveal(at_rest, stored, Some(&key_id))
                 .map_err(|e| SecretUnavailable(e.to_string()))
         }
     }
@@ -37,6 +27,7 @@ pub fn open(stored: &str) -> Result<String, SecretUnavailable> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ssf_provider::jose::KeyVault;
 
     #[test]
     fn clear_values_pass_through() {

@@ -1,17 +1,25 @@
-//! Signing claimed rows with their provider's active key, on every core.
+//! Signing claimed rows with their provider's active key, on every core, in order.
 //!
 //! Keys are cached per provider for a short time (`signing_key_ttl`): a rotation is picked up
 //! within it, and the key it replaces stays in the JWKS (retiring) long enough for receivers to
-//! verify what was signed meanwhile. Signing is CPU work, so it runs on tokio's blocking
-//! threads, split into as many chunks as there are cores.
+//! verify what was signed meanwhile.
+//!
+//! Signing is CPU work, so a batch is split into one chunk per core on tokio's blocking
+//! threads. (Measured on 2 cores: small chunks admitted one per core, so that a stream's first
+//! SETs go out while the rest are signed, delivered 10-15% fewer RS256 SETs per second: the
+//! pushes then compete with the signing threads for the cores instead of taking turns with
+//! them, and outcomes trickle in instead of arriving in batches.)
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use ssf_provider::db::Database;
 use ssf_provider::jose::SigningKey;
 use ssf_provider::{providers, signing_keys};
+use tokio::task::JoinHandle;
+
+type SignedChunk = Vec<Result<String, String>>;
 
 /// Why a provider's key could not be had; the rows wait and are tried again.
 #[derive(Debug, thiserror::Error)]
@@ -66,36 +74,48 @@ impl Signer {
         Ok(key)
     }
 
-    /// Signs every payload with `key`, in input order, spread over the cores.
-    pub async fn sign_all(
-        &self,
-        key: &SigningKey,
-        payloads: Vec<String>,
-    ) -> Vec<Result<String, String>> {
-        if payloads.is_empty() {
-            return Vec::new();
-        }
-        let total = payloads.len();
-        let chunk_size = total.div_ceil(self.parallelism).max(1);
-        let mut chunks = Vec::new();
+    /// Starts signing every payload with `key`, split over the cores; the tokens come out of
+    /// the returned queue in input order, each as soon as its chunk is signed.
+    pub fn sign_in_order(&self, key: &SigningKey, payloads: Vec<String>) -> SignedQueue {
+        let chunk_size = payloads.len().div_ceil(self.parallelism).max(1);
+        let mut chunks = VecDeque::new();
         let mut payloads = payloads.into_iter().peekable();
         while payloads.peek().is_some() {
             let chunk: Vec<String> = payloads.by_ref().take(chunk_size).collect();
             let key = key.clone();
-            chunks.push(tokio::task::spawn_blocking(move || {
+            chunks.push_back(tokio::task::spawn_blocking(move || {
                 chunk
                     .iter()
                     .map(|payload| key.sign_set(payload).map_err(|e| e.to_string()))
-                    .collect::<Vec<_>>()
+                    .collect::<SignedChunk>()
             }));
         }
-        let mut tokens = Vec::new();
-        for chunk in chunks {
+        SignedQueue {
+            chunks,
+            ready: VecDeque::new(),
+        }
+    }
+}
+
+/// Tokens being signed, in the order of the payloads given to [`Signer::sign_in_order`].
+pub struct SignedQueue {
+    chunks: VecDeque<JoinHandle<SignedChunk>>,
+    ready: VecDeque<Result<String, String>>,
+}
+
+impl SignedQueue {
+    /// The next token, waiting for its chunk if need be; `None` once every payload was handed
+    /// out.
+    pub async fn next(&mut self) -> Option<Result<String, String>> {
+        loop {
+            if let Some(token) = self.ready.pop_front() {
+                return Some(token);
+            }
+            let chunk = self.chunks.pop_front()?;
             match chunk.await {
-                Ok(signed) => tokens.extend(signed),
-                Err(join) => return vec![Err(format!("signing task failed: {join}")); total],
+                Ok(signed) => self.ready.extend(signed),
+                Err(join) => return Some(Err(format!("signing task failed: {join}"))),
             }
         }
-        tokens
     }
 }

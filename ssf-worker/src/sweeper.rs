@@ -34,6 +34,7 @@ UPDATE stream_events SET status = 'expired', lease_until = NULL, leased_by = NUL
                                        WHERE s.id = stream_events.stream_id), 0)
 WHERE id IN (SELECT id FROM stream_events
              WHERE expires_at <= ?1 AND status IN ('pending', 'held') AND (lease_until IS NULL OR lease_until < ?1)
+               AND NOT EXISTS (SELECT 1 FROM stream_leases l WHERE l.stream_id = stream_events.stream_id AND l.lease_until >= ?1)
              LIMIT ?2)";
 
 const PG_EXPIRE: &str = "
@@ -43,6 +44,7 @@ UPDATE stream_events SET status = 'expired', lease_until = NULL, leased_by = NUL
                                        WHERE s.id = stream_events.stream_id), 0)
 WHERE id IN (SELECT id FROM stream_events
              WHERE expires_at <= $1 AND status IN ('pending', 'held') AND (lease_until IS NULL OR lease_until < $1)
+               AND NOT EXISTS (SELECT 1 FROM stream_leases l WHERE l.stream_id = stream_events.stream_id AND l.lease_until >= $1)
              LIMIT $2 FOR UPDATE SKIP LOCKED)";
 
 const SQLITE_PURGE: &str = "

@@ -160,7 +160,7 @@ impl Worker {
         let _ = (&mut recorder.0).await;
         let released = claim::release_all(&transmitter.db().pool, &worker_name).await?;
         if released > 0 {
-            tracing::info!(worker = %worker_name, released, "released unfinished deliveries");
+            tracing::info!(worker = %worker_name, streams = released, "gave back the streams still leased");
         }
         match (&mut monitor.0).await {
             Ok(Ok(())) => {}

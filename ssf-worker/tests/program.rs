@@ -355,3 +355,44 @@ fn a_bad_worker_setting_names_the_variable() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_one_error_line(&stderr, "SSF_MAX_ATTEMPTS");
 }
+
+#[test]
+fn bench_reports_a_burst_delivered_in_full_beside_the_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(SSF)
+        .args(["bench", "--events", "300", "--streams", "3"])
+        .current_dir(dir.path())
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let row = stdout
+        .lines()
+        .find(|l| l.starts_with("| SQLite | ES256 | 300 × 3 |"))
+        .unwrap_or_else(|| panic!("no result row:\n{stdout}"));
+    let numbers: Vec<f64> = row
+        .split('|')
+        .skip(4)
+        .filter_map(|cell| cell.trim().trim_end_matches(" ms").parse().ok())
+        .collect();
+    assert_eq!(numbers.len(), 6, "{row}");
+    assert!(
+        numbers.iter().enumerate().all(|(i, n)| *n > 0.0 || i == 2),
+        "rates and limits are measured, not zero: {row}"
+    );
+    assert!(
+        !dir.path().join("ssf.db").exists(),
+        "the bench leaves no database behind in the working directory"
+    );
+
+    let refused = Command::new(SSF)
+        .args(["bench", "--events", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2), "clap refuses a burst of 0");
+}

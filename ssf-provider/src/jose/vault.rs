@@ -270,3 +270,16 @@ pub fn reveal(
         }
     }
 }
+
+/// The process's at-rest key: [`KeyVault::from_env`], read once and kept for the life of the
+/// process. Everything that seals or opens secrets (signing keys, receivers' authorization
+/// headers) goes through it, so they can never disagree about the key. The error is the
+/// configuration problem, as a message.
+pub fn process_vault() -> Result<Option<&'static KeyVault>, &'static str> {
+    static VAULT: std::sync::OnceLock<Result<Option<KeyVault>, String>> =
+        std::sync::OnceLock::new();
+    match VAULT.get_or_init(|| KeyVault::from_env().map_err(|e| e.to_string())) {
+        Ok(vault) => Ok(vault.as_ref()),
+        Err(reason) => Err(reason.as_str()),
+    }
+}
