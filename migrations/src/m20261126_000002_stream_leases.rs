@@ -52,16 +52,27 @@ impl MigrationTrait for Migration {
         db.execute_unprepared("DROP INDEX IF EXISTS idx_stream_events_in_flight")
             .await?;
         // The claim looks for streams with a due row: one probe per stream, to its oldest due
-        // row, instead of reading every due row in the database.
+        // row, instead of reading every due row in the database. The index the row-first claim
+        // read goes: nothing else filters on status without a stream, and each index costs an
+        // entry for every recorded SET and every outcome.
         db.execute_unprepared(
             "CREATE INDEX IF NOT EXISTS idx_stream_events_due_by_stream \
              ON stream_events (stream_id, status, next_attempt_at)",
         )
         .await?;
+        db.execute_unprepared("DROP INDEX IF EXISTS idx_stream_events_due")
+            .await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "CREATE INDEX IF NOT EXISTS idx_stream_events_due \
+                 ON stream_events (status, delivery_method, next_attempt_at)",
+            )
+            .await?;
         manager
             .get_connection()
             .execute_unprepared("DROP INDEX IF EXISTS idx_stream_events_due_by_stream")
