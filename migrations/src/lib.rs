@@ -10,6 +10,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_initial;
 mod m20261126_000002_stream_leases;
+mod m20261126_000003_pending_due_index;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261126_000001_initial::Migration),
             Box::new(m20261126_000002_stream_leases::Migration),
+            Box::new(m20261126_000003_pending_due_index::Migration),
         ]
     }
 }

@@ -216,23 +216,34 @@ INSERT INTO stream_events (stream_id, delivery_method, jti, event_type, payload,
 SELECT value ->> '$.s', 'push', value ->> '$.j', ?1, value ->> '$.p', 'pending', 0, ?2, ?2 + ?3, ?2
 FROM jsonb_each(?4) ORDER BY key";
 
+// emit() binds each row's values (sea-orm's multi-row `VALUES`), so PostgreSQL has no JSON to
+// parse; arrays, one per column, do the same here.
 const PG_RECORD_BURST: &str = "
 INSERT INTO stream_events (stream_id, delivery_method, jti, event_type, payload, status, attempts,
                            next_attempt_at, expires_at, created_at)
 SELECT u.s, 'push', u.j, $1, u.p, 'pending', 0, $2, $2 + $3, $2
-FROM ROWS FROM (jsonb_to_recordset($4::jsonb) AS (s text, j text, p text)) WITH ORDINALITY AS u(s, j, p, n)
+FROM unnest($4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS u(s, j, p, n)
 ORDER BY u.n";
 
-/// One multi-row INSERT, the way emit() records a large event (rows per stream in order).
+/// One multi-row INSERT, the way emit() records a large event (rows per stream in order):
+/// `(stream_id, jti, payload)` per row.
 async fn record_burst_chunk(
     pool: &Pool,
-    rows_json: &str,
+    rows: &[(&str, &str, &str)],
     now: i64,
     retention_ms: i64,
 ) -> Result<(), sqlx::Error> {
     const VERIFICATION: &str = "https://schemas.openid.net/secevent/ssf/event-type/verification";
     match pool {
         Pool::Sqlite(pool) => {
+            let rows_json = serde_json::Value::Array(
+                rows.iter()
+                    .map(|(stream, jti, payload)| {
+                        serde_json::json!({ "s": stream, "j": jti, "p": payload })
+                    })
+                    .collect(),
+            )
+            .to_string();
             sqlx::query(SQLITE_RECORD_BURST)
                 .bind(VERIFICATION)
                 .bind(now)
@@ -246,7 +257,9 @@ async fn record_burst_chunk(
                 .bind(VERIFICATION)
                 .bind(now)
                 .bind(retention_ms)
-                .bind(rows_json)
+                .bind(rows.iter().map(|row| row.0).collect::<Vec<_>>())
+                .bind(rows.iter().map(|row| row.1).collect::<Vec<_>>())
+                .bind(rows.iter().map(|row| row.2).collect::<Vec<_>>())
                 .execute(pool)
                 .await?;
         }
@@ -283,22 +296,17 @@ impl Burst<'_> {
     /// Records the SETs round-robin over the streams, 500 rows per statement.
     async fn record(&self, payloads: &[(String, String)]) -> Result<(), BenchError> {
         for (chunk_index, chunk) in payloads.chunks(500).enumerate() {
-            let rows: Vec<serde_json::Value> = chunk
+            let rows: Vec<(&str, &str, &str)> = chunk
                 .iter()
                 .enumerate()
                 .map(|(i, (jti, payload))| {
                     let stream = &self.stream_ids[(chunk_index * 500 + i) % self.stream_ids.len()];
-                    serde_json::json!({ "s": stream, "j": jti, "p": payload })
+                    (stream.as_str(), jti.as_str(), payload.as_str())
                 })
                 .collect();
-            record_burst_chunk(
-                &self.db.pool,
-                &serde_json::Value::Array(rows).to_string(),
-                now_ms(),
-                self.retention_ms,
-            )
-            .await
-            .map_err(setup("recording the burst"))?;
+            record_burst_chunk(&self.db.pool, &rows, now_ms(), self.retention_ms)
+                .await
+                .map_err(setup("recording the burst"))?;
             self.transmitter.delivery_wake().notify_waiters();
         }
         Ok(())

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use delivery_support::{Fixture, Receiver, RunningWorker, fast_config, wait_for};
+use delivery_support::{
+    Fixture, RETENTION_SECONDS, Receiver, RunningWorker, fast_config, wait_for,
+};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use ssf_entities::{EventStatus, StreamStatus, stream_events, stream_leases};
 use ssf_tests::{TestDb, backend_tests};
@@ -227,4 +229,127 @@ async fn graceful_stop_hands_over_cleanly_body(test_db: TestDb) {
         counts.values().all(|n| *n == 1),
         "no SET is sent twice after a graceful stop"
     );
+}
+
+/// The outcome a worker reports for a row it sent (`status`: `delivered` or, for a retry,
+/// `pending`), as the delivery loop builds it.
+fn outcome(id: i64, status: &'static str, now: i64) -> ssf_worker::claim::AttemptRecord {
+    let delivered = status == "delivered";
+    ssf_worker::claim::AttemptRecord {
+        id,
+        attempt: 1,
+        status,
+        outcome: if delivered { "delivered" } else { "transient" },
+        http_status: if delivered { 202 } else { 503 },
+        error: (!delivered).then(|| "HTTP 503".to_owned()),
+        response_body: None,
+        duration_ms: 3,
+        next_attempt_at: if delivered { now } else { now + 60_000 },
+        retry_at: (!delivered).then_some(now + 60_000),
+        expires_at: now + RETENTION_SECONDS * 1000,
+        delivered_at: delivered.then_some(now),
+        token: None,
+        created_at: now,
+    }
+}
+
+backend_tests!(
+    a_worker_whose_lease_was_taken_over_cannot_overwrite_outcomes,
+    a_worker_whose_lease_was_taken_over_cannot_overwrite_outcomes_body
+);
+async fn a_worker_whose_lease_was_taken_over_cannot_overwrite_outcomes_body(test_db: TestDb) {
+    use ssf_worker::claim::{self, Deferral};
+    let fx = Fixture::new(&test_db).await;
+    let stream = fx
+        .push_stream("http://127.0.0.1:1/events", StreamStatus::Enabled, None)
+        .await;
+    let jtis = fx.record_events(&stream, 3, EventStatus::Pending).await;
+    let pool = &fx.transmitter.db().pool;
+    let now = ssf_provider::clock::now_ms();
+
+    // The old worker holds the stream with a lease that runs out at once (a stalled process).
+    let leased = claim::claim_due(pool, "old", now, now + 30_000, 8)
+        .await
+        .unwrap();
+    assert_eq!(leased, vec![stream.id.clone()]);
+    let old_rows = claim::claim_stream(pool, "old", &stream.id, now, now + 1, 100)
+        .await
+        .unwrap();
+    assert_eq!(old_rows.len(), 3);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+
+    // Another worker takes the stream over and delivers the first SET.
+    let later = ssf_provider::clock::now_ms();
+    let taken = claim::claim_due(pool, "new", later, later + 30_000, 8)
+        .await
+        .unwrap();
+    assert_eq!(taken, vec![stream.id.clone()]);
+    let new_rows = claim::claim_stream(pool, "new", &stream.id, later, later + 30_000, 100)
+        .await
+        .unwrap();
+    assert_eq!(new_rows.len(), 3, "the new holder sees every pending row");
+    let held = claim::record(
+        pool,
+        "new",
+        &[outcome(new_rows[0].id, "delivered", later)],
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(held, 1);
+
+    // The old worker's late outcomes change no row: not the delivered one, not the pending ones.
+    let late = [
+        outcome(old_rows[0].id, "pending", later),
+        outcome(old_rows[1].id, "pending", later),
+    ];
+    let deferral = Deferral {
+        id: old_rows[2].id,
+        next_attempt_at: later + 3_600_000,
+    };
+    let held = claim::record(pool, "old", &late, &[deferral])
+        .await
+        .unwrap();
+    assert_eq!(held, 0, "no row is still held by the old worker");
+
+    let first = fx.event(&jtis[0]).await;
+    assert_eq!(first.status, EventStatus::Delivered);
+    assert_eq!(first.attempts, 1);
+    let second = fx.event(&jtis[1]).await;
+    assert_eq!(second.status, EventStatus::Pending);
+    assert_eq!(second.attempts, 0);
+    assert_eq!(second.next_attempt_at, old_rows[1].next_attempt_at);
+    let third = fx.event(&jtis[2]).await;
+    assert_eq!(
+        third.next_attempt_at, old_rows[2].next_attempt_at,
+        "a deferral by a worker that lost the stream is ignored"
+    );
+
+    // Both attempts on the first SET happened and are logged; the old worker's attempt on the
+    // second is logged too, though it changed nothing.
+    let logged: Vec<_> = fx
+        .attempts(&jtis[0])
+        .await
+        .into_iter()
+        .map(|a| (a.worker, a.http_status))
+        .collect();
+    assert_eq!(
+        logged,
+        vec![("new".to_owned(), 202), ("old".to_owned(), 503)]
+    );
+    assert_eq!(fx.attempts(&jtis[1]).await.len(), 1);
+
+    // The holder's own outcome for a row still pending is written.
+    let held = claim::record(
+        pool,
+        "new",
+        &[outcome(new_rows[1].id, "pending", later)],
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(held, 1);
+    let second = fx.event(&jtis[1]).await;
+    assert_eq!(second.attempts, 1);
+    assert_eq!(second.next_attempt_at, later + 60_000);
 }
