@@ -14,7 +14,10 @@ use axum::http::StatusCode as AxumStatus;
 use axum::response::IntoResponse;
 use delivery_support::{Receiver, RunningWorker, fast_config, wait_for};
 use reqwest::{Method, StatusCode};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
+use ssf_entities::{EventStatus, stream_events};
 use ssf_tests::{TestDb, backend_tests};
 
 /// The SETs of a poll response, by jti.
@@ -308,6 +311,27 @@ async fn admin_pause_poll_body(db: TestDb) {
     );
 }
 
+/// Every page of a stream's event listing, following the cursors from the newest page.
+async fn pages_of_events(server: &AdminServer, stream_id: &str, limit: u32) -> Vec<Vec<Value>> {
+    let mut pages = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/streams/{stream_id}/events?limit={limit}&cursor={c}"),
+            None => format!("/streams/{stream_id}/events?limit={limit}"),
+        };
+        let page = server.get(&path).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+        let page = page.json();
+        pages.push(page["events"].as_array().unwrap().clone());
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return pages,
+        }
+        assert!(pages.len() < 10, "pagination ends");
+    }
+}
+
 backend_tests!(
     events_are_listed_newest_first_a_page_at_a_time,
     events_pagination_body
@@ -331,35 +355,65 @@ async fn events_pagination_body(db: TestDb) {
         txns.push(receipt["txn"].as_str().unwrap().to_owned());
     }
 
+    let pages = pages_of_events(&server, stream_id, 2).await;
     let mut seen = Vec::new();
-    let mut cursor: Option<String> = None;
-    let mut pages = 0;
-    loop {
-        let path = match &cursor {
-            Some(c) => format!("/streams/{stream_id}/events?limit=2&cursor={c}"),
-            None => format!("/streams/{stream_id}/events?limit=2"),
-        };
-        let page = server.get(&path).await;
-        assert_eq!(page.status, StatusCode::OK, "{}", page.text);
-        let page = page.json();
-        pages += 1;
-        for event in page["events"].as_array().unwrap() {
-            assert_eq!(event["status"], "pending");
-            assert_eq!(event["event_type"], CREDENTIAL_CHANGE);
-            assert_eq!(event["attempts"], 0);
-            assert!(event["expires_at"].is_string() && event["created_at"].is_string());
-            assert!(event.get("payload").is_none() && event.get("token").is_none());
-            seen.push(event["txn"].as_str().unwrap().to_owned());
-        }
-        match page["next_cursor"].as_str() {
-            Some(next) => cursor = Some(next.to_owned()),
-            None => break,
-        }
-        assert!(pages < 10, "pagination ends");
+    for event in pages.iter().flatten() {
+        assert_eq!(event["status"], "pending");
+        assert_eq!(event["event_type"], CREDENTIAL_CHANGE);
+        assert_eq!(event["attempts"], 0);
+        assert!(event["expires_at"].is_string() && event["created_at"].is_string());
+        assert!(event.get("payload").is_none() && event.get("token").is_none());
+        seen.push(event["txn"].as_str().unwrap().to_owned());
     }
-    assert_eq!(pages, 3);
+    assert_eq!(pages.len(), 3);
     txns.reverse();
     assert_eq!(seen, txns, "every event once, newest first");
+
+    // Events in different states still list newest first, a page at a time, each once.
+    for (txn, status) in [
+        ("req-1", EventStatus::Delivered),
+        ("req-2", EventStatus::Failed),
+        ("req-3", EventStatus::Delivered),
+    ] {
+        stream_events::Entity::update_many()
+            .col_expr(stream_events::Column::Status, Expr::value(status))
+            .filter(stream_events::Column::Txn.eq(txn))
+            .exec(&server.transmitter.db().orm)
+            .await
+            .unwrap();
+    }
+    let listed: Vec<(String, String)> = pages_of_events(&server, stream_id, 2)
+        .await
+        .iter()
+        .flatten()
+        .map(|event| {
+            (
+                event["txn"].as_str().unwrap().to_owned(),
+                event["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String)> = [
+        ("req-4", "pending"),
+        ("req-3", "delivered"),
+        ("req-2", "failed"),
+        ("req-1", "delivered"),
+        ("req-0", "pending"),
+    ]
+    .iter()
+    .map(|(txn, status)| (txn.to_string(), status.to_string()))
+    .collect();
+    assert_eq!(listed, expected);
+    let delivered: Vec<String> = server
+        .get(&format!("/streams/{stream_id}/events?status=delivered"))
+        .await
+        .json()["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| event["txn"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(delivered, ["req-3", "req-1"]);
 
     let one = server
         .get(&format!("/streams/{stream_id}/events?txn=req-3"))
@@ -368,7 +422,7 @@ async fn events_pagination_body(db: TestDb) {
     assert_eq!(one["events"].as_array().unwrap().len(), 1);
     assert_eq!(
         server
-            .get(&format!("/streams/{stream_id}/events?status=failed"))
+            .get(&format!("/streams/{stream_id}/events?status=expired"))
             .await
             .json()["events"],
         json!([])

@@ -9,8 +9,8 @@ use std::collections::HashMap;
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect,
-    RelationTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, Iterable, JoinType, QueryFilter, QueryOrder,
+    QuerySelect, RelationTrait,
 };
 use serde::Serialize;
 use ssf_entities::{AttemptOutcome, AttemptTrigger, DeliveryMethod, EventStatus, StreamStatus};
@@ -327,23 +327,38 @@ pub async fn events<C: ConnectionTrait>(
     }
     let before = filter.cursor.as_deref().map(parse_cursor).transpose()?;
     let stream = find_stream(conn, stream_id).await?;
-    let mut query =
-        stream_events::Entity::find().filter(stream_events::Column::StreamId.eq(&stream.id));
-    if let Some(status) = filter.status {
-        query = query.filter(stream_events::Column::Status.eq(status));
+    // idx_stream_events_stream orders a stream's rows by id within each status, so each status
+    // is read newest first, one page at most, and the pages are merged. One query ordered by id
+    // across statuses reads and sorts every row the stream retains, per page view (`EXPLAIN`,
+    // both backends). A row that changes status between two of these reads can be read twice:
+    // it is listed once.
+    let statuses: Vec<EventStatus> = match filter.status {
+        Some(status) => vec![status],
+        None => EventStatus::iter().collect(),
+    };
+    let mut rows = Vec::new();
+    for status in statuses {
+        let mut query = stream_events::Entity::find()
+            .filter(stream_events::Column::StreamId.eq(&stream.id))
+            .filter(stream_events::Column::Status.eq(status));
+        if let Some(txn) = &filter.txn {
+            query = query.filter(stream_events::Column::Txn.eq(txn));
+        }
+        if let Some(before) = before {
+            query = query.filter(stream_events::Column::Id.lt(before));
+        }
+        // One row more than asked tells whether another page exists.
+        rows.extend(
+            query
+                .order_by_desc(stream_events::Column::Id)
+                .limit(limit + 1)
+                .all(conn)
+                .await?,
+        );
     }
-    if let Some(txn) = &filter.txn {
-        query = query.filter(stream_events::Column::Txn.eq(txn));
-    }
-    if let Some(before) = before {
-        query = query.filter(stream_events::Column::Id.lt(before));
-    }
-    // One row more than asked tells whether another page exists.
-    let mut rows = query
-        .order_by_desc(stream_events::Column::Id)
-        .limit(limit + 1)
-        .all(conn)
-        .await?;
+    rows.sort_unstable_by_key(|row| std::cmp::Reverse(row.id));
+    rows.dedup_by_key(|row| row.id);
+    rows.truncate(limit as usize + 1);
     let more = rows.len() as u64 > limit;
     rows.truncate(limit as usize);
     let next_cursor = if more {

@@ -158,7 +158,7 @@ async fn take(
         .col_expr(Column::LeaseUntil, Expr::value(lease_until))
         .col_expr(Column::LeasedBy, Expr::value(lease_id.clone()))
         .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
-        .filter(Column::Id.is_in(chosen))
+        .filter(Column::Id.is_in(chosen.iter().copied()))
         .filter(Column::Status.eq(EventStatus::Pending))
         .filter(
             Condition::any()
@@ -167,7 +167,10 @@ async fn take(
         )
         .exec(conn)
         .await?;
+    // Looked up by id: `leased_by` has no index, and a filter on it alone was a scan of the
+    // whole table (every retained SET of every stream) on each poll that returns SETs.
     let leased = Entity::find()
+        .filter(Column::Id.is_in(chosen))
         .filter(Column::LeasedBy.eq(&lease_id))
         .order_by_asc(Column::Id)
         .all(conn)
