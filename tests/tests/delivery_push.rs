@@ -84,6 +84,60 @@ async fn delivered_once_on_202_body(test_db: TestDb) {
 }
 
 backend_tests!(
+    a_receiver_answering_with_a_body_keeps_one_connection,
+    a_receiver_answering_with_a_body_keeps_one_connection_body
+);
+async fn a_receiver_answering_with_a_body_keeps_one_connection_body(test_db: TestDb) {
+    let fx = Fixture::new(&test_db).await;
+    // Receivers often say more than 202: a short JSON acknowledgement, here still arriving when
+    // the status line is read. Left unread, such a body takes its connection out of the pool,
+    // and every SET would pay for a new one.
+    let receiver = Receiver::start(|_, _| {
+        let body = futures::stream::unfold(0, |part| async move {
+            let chunk: &'static [u8] = match part {
+                0 => b"{\"status\":",
+                1 => {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    b"\"accepted\"}"
+                }
+                _ => return None,
+            };
+            Some((Ok::<_, std::convert::Infallible>(chunk), part + 1))
+        });
+        (
+            StatusCode::ACCEPTED,
+            [("content-type", "application/json")],
+            axum::body::Body::from_stream(body),
+        )
+            .into_response()
+    })
+    .await;
+    let stream = fx
+        .push_stream(&receiver.url, StreamStatus::Enabled, None)
+        .await;
+    fx.record_events(&stream, 20, EventStatus::Pending).await;
+    let worker = RunningWorker::start(fx.transmitter.clone(), fast_config());
+    wait_for("20 deliveries", Duration::from_secs(10), || async {
+        fx.count_status(EventStatus::Delivered).await == 20
+    })
+    .await;
+    worker.stop().await;
+
+    let mut peers: Vec<_> = receiver.received().iter().map(|r| r.peer).collect();
+    assert_eq!(peers.len(), 20);
+    peers.sort();
+    peers.dedup();
+    // One stream's SETs go out one after another, so one connection would do; hyper may open a
+    // second (or a few, on a loaded machine) when a SET is sent before the previous connection
+    // is back in the pool. Bodies left unread cost a connection per SET.
+    assert!(
+        peers.len() <= 5,
+        "20 SETs over {} connections: connections are not kept alive",
+        peers.len()
+    );
+}
+
+backend_tests!(
     retried_on_503_until_accepted,
     retried_on_503_until_accepted_body
 );

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -35,6 +36,8 @@ pub struct Received {
     pub accept: Option<String>,
     pub authorization: Option<String>,
     pub at: Instant,
+    /// The sender's address: one per TCP connection.
+    pub peer: SocketAddr,
 }
 
 type Respond = dyn Fn(&Received, usize) -> Response + Send + Sync;
@@ -73,7 +76,11 @@ impl Receiver {
             .expect("bind receiver");
         let url = format!("http://{}/events", listener.local_addr().unwrap());
         let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
+            let _ = axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await;
         });
         Receiver {
             url,
@@ -119,6 +126,7 @@ async fn receive(
         respond,
         delay,
     }): axum::extract::State<ReceiverState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -146,6 +154,7 @@ async fn receive(
         accept: header("accept"),
         authorization: header("authorization"),
         at: Instant::now(),
+        peer,
     };
     let seen_before = {
         let mut all = received.lock().unwrap();
