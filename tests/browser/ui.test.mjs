@@ -107,7 +107,8 @@ function startServer(dir) {
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (chunk) => {
       log += chunk;
-      const match = /ssf listening on (\S+)/.exec(log);
+      // Only a whole line: stderr arrives in chunks, and one may end inside the URL.
+      const match = /ssf listening on (\S+)\s/.exec(log);
       if (match) {
         clearTimeout(timer);
         resolve({ child, url: match[1], log: () => log });
