@@ -11,6 +11,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261126_000001_initial;
 mod m20261126_000002_stream_leases;
 mod m20261126_000003_pending_due_index;
+mod m20261126_000004_statement_cascades;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_initial::Migration),
             Box::new(m20261126_000002_stream_leases::Migration),
             Box::new(m20261126_000003_pending_due_index::Migration),
+            Box::new(m20261126_000004_statement_cascades::Migration),
         ]
     }
 }

@@ -518,7 +518,10 @@ macro_rules! pg_held_row {
 // outcomes travel as one array per column (binary: as JSON, parsing them was a sixth of the
 // statement's cost). Every attempt on a row that still exists is logged, even when the row's
 // stream was taken over meanwhile (the attempt happened); only rows still held are updated, and
-// their number is what the statement returns.
+// their number is what the statement returns. No foreign key guards the attempt rows on
+// PostgreSQL (migration 4): an updated row is locked by the update, and any other row is
+// locked here (`FOR KEY SHARE`, what the key's check took), so a stream deleted meanwhile waits
+// for this commit and its delete trigger then removes these attempts with the events.
 //
 // Each outcome's row is checked (still pending, its stream still leased by this worker) in a
 // subquery PostgreSQL cannot flatten (`LIMIT 1`), so it is planned per outcome: a probe of the
@@ -547,7 +550,7 @@ WITH u AS (
     pg_held_row!("$2"),
     ") AS held
     WHERE e.id = held.id AND e.status = held.status
-    RETURNING 1
+    RETURNING e.id
 ), logged AS (
     INSERT INTO delivery_attempts
         (stream_event_id, attempt, outcome, http_status, response_body, error, duration_ms, trigger, worker,
@@ -555,7 +558,8 @@ WITH u AS (
     SELECT u.id, u.attempt, u.outcome, u.http_status, u.response_body, u.error, u.duration_ms, 'scheduled', $2,
            u.retry_at, u.created_at
     FROM u
-    WHERE EXISTS (SELECT 1 FROM stream_events e WHERE e.id = u.id)
+    WHERE u.id IN (SELECT id FROM updated)
+       OR EXISTS (SELECT 1 FROM stream_events e WHERE e.id = u.id FOR KEY SHARE)
 )
 SELECT count(*) FROM updated"
 );
