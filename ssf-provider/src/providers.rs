@@ -13,6 +13,7 @@ use ssf_entities::{DefaultSubjects, SigningAlg, SubjectFormat};
 
 use crate::clock::now_ms;
 use crate::db::Database;
+use crate::jose::SigningKey;
 use crate::signing_keys::{self, SigningKeyError};
 use crate::transmitter::TransmitterSettings;
 
@@ -134,11 +135,39 @@ fn validate(new: &NewProvider) -> Result<(), ProviderError> {
     Ok(())
 }
 
-/// Creates a provider and its first signing key, in one transaction.
+/// Creates a provider and its first signing key (a new one), in one transaction.
 pub async fn create_provider(
     db: &Database,
     settings: &TransmitterSettings,
     new: NewProvider,
+) -> Result<Model, ProviderError> {
+    create(db, settings, new, None).await
+}
+
+/// Creates a provider whose first signing key is `key` (brought by the administrator), in
+/// one transaction: the provider never exists with another key, and nothing is left behind
+/// when any part fails. The key's algorithm must be the provider's.
+pub async fn create_provider_with_key(
+    db: &Database,
+    settings: &TransmitterSettings,
+    new: NewProvider,
+    key: &SigningKey,
+) -> Result<Model, ProviderError> {
+    if key.alg() != new.signing_alg {
+        return Err(ProviderError::Invalid(format!(
+            "the signing key is for {:?}, the provider signs with {:?}",
+            key.alg(),
+            new.signing_alg
+        )));
+    }
+    create(db, settings, new, Some(key)).await
+}
+
+async fn create(
+    db: &Database,
+    settings: &TransmitterSettings,
+    new: NewProvider,
+    key: Option<&SigningKey>,
 ) -> Result<Model, ProviderError> {
     validate(&new)?;
     let slug = match &new.slug {
@@ -179,7 +208,7 @@ pub async fn create_provider(
         }
         _ => ProviderError::Db(e),
     })?;
-    signing_keys::create_first_key(&txn, &provider).await?;
+    signing_keys::create_first_key(&txn, &provider, key).await?;
     txn.commit().await?;
     Ok(provider)
 }

@@ -53,6 +53,16 @@ async fn insert_new_key<C: ConnectionTrait>(
     now: i64,
 ) -> Result<Model, SigningKeyError> {
     let key = SigningKey::generate(provider.signing_alg)?;
+    insert_active_key(conn, provider, &key, now).await
+}
+
+/// Stores `key`, sealed, as the provider's active key.
+async fn insert_active_key<C: ConnectionTrait>(
+    conn: &C,
+    provider: &providers::Model,
+    key: &SigningKey,
+    now: i64,
+) -> Result<Model, SigningKeyError> {
     let pem = key.to_pem()?;
     let sealed = jose::vault::protect(vault()?, &pem)
         .map_err(|e| SigningKeyError::VaultConfig(e.to_string()))?;
@@ -65,7 +75,7 @@ async fn insert_new_key<C: ConnectionTrait>(
         id: Set(uuid::Uuid::new_v4().simple().to_string()),
         provider_id: Set(provider.id.clone()),
         kid: Set(key.kid().to_owned()),
-        alg: Set(provider.signing_alg),
+        alg: Set(key.alg()),
         private_key: Set(sealed.value),
         encryption_key_id: Set(sealed.key_id),
         public_jwk: Set(public_jwk),
@@ -78,12 +88,18 @@ async fn insert_new_key<C: ConnectionTrait>(
     .await?)
 }
 
-/// The first key of a new provider (inside its creation transaction).
+/// The first key of a new provider (inside its creation transaction): `imported` when the
+/// administrator brought one (its algorithm already checked against the provider's), else a
+/// new one.
 pub async fn create_first_key<C: ConnectionTrait>(
     conn: &C,
     provider: &providers::Model,
+    imported: Option<&SigningKey>,
 ) -> Result<Model, SigningKeyError> {
-    insert_new_key(conn, provider, now_ms()).await
+    match imported {
+        Some(key) => insert_active_key(conn, provider, key, now_ms()).await,
+        None => insert_new_key(conn, provider, now_ms()).await,
+    }
 }
 
 /// Replaces the active key with a new one (using the provider's current algorithm); the old

@@ -366,6 +366,53 @@ async fn invalid_provider_input_body(db: TestDb) {
     assert_eq!(server.get("/providers").await.json(), json!([]));
 }
 
+backend_tests!(
+    a_provider_is_created_with_its_imported_key_or_not_at_all,
+    provider_with_key_body
+);
+async fn provider_with_key_body(db: TestDb) {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    use ssf_entities::{KeyState, SigningAlg, providers as provider_rows, signing_keys};
+    use ssf_provider::TransmitterSettings;
+    use ssf_provider::jose::SigningKey;
+    use ssf_provider::providers::{self, NewProvider, ProviderError};
+
+    let db = db.open().await;
+    let settings = TransmitterSettings::new("https://idp.example");
+    let key = SigningKey::generate(SigningAlg::ES256).unwrap();
+
+    // A key for another algorithm is refused before anything is written.
+    let refused =
+        providers::create_provider_with_key(&db, &settings, NewProvider::new("RSA"), &key)
+            .await
+            .unwrap_err();
+    assert!(matches!(refused, ProviderError::Invalid(_)), "{refused}");
+    assert_eq!(
+        provider_rows::Entity::find().count(&db.orm).await.unwrap(),
+        0
+    );
+    assert_eq!(
+        signing_keys::Entity::find().count(&db.orm).await.unwrap(),
+        0
+    );
+
+    // Created with it: the imported key is the provider's only key, and it signs.
+    let mut new = NewProvider::new("EC");
+    new.signing_alg = SigningAlg::ES256;
+    let provider = providers::create_provider_with_key(&db, &settings, new, &key)
+        .await
+        .unwrap();
+    let rows = signing_keys::Entity::find().all(&db.orm).await.unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].provider_id, provider.id);
+    assert_eq!(rows[0].kid, key.kid());
+    assert_eq!(rows[0].state, KeyState::Active);
+    let active = ssf_provider::signing_keys::active_key(&db.orm, &provider)
+        .await
+        .unwrap();
+    assert_eq!(active.kid(), key.kid());
+}
+
 backend_tests!(an_imported_key_signs_and_is_never_shown, imported_key_body);
 async fn imported_key_body(db: TestDb) {
     let server = start(db).await;

@@ -31,9 +31,9 @@ use super::audit::{self, Actor, Target};
 use super::{AdminError, time};
 use crate::clock::now_ms;
 use crate::db::Database;
-use crate::jose::{self, KeyVault, SigningKey};
+use crate::jose::SigningKey;
 use crate::providers::{self, Model, NewProvider, ProviderError};
-use crate::signing_keys::{self, SigningKeyError};
+use crate::signing_keys;
 use crate::streams::{Initiator, set_status};
 use crate::transmitter::TransmitterSettings;
 
@@ -346,28 +346,16 @@ pub async fn create(
 ) -> Result<ProviderView, AdminError> {
     let (new, imported) = validate_create(request)?;
     let imported_kid = imported.as_ref().map(|k| k.kid().to_owned());
-    let provider = providers::create_provider(db, settings, new)
-        .await
-        .map_err(|e| match e {
-            ProviderError::SlugTaken(slug) => {
-                AdminError::conflict("slug_taken", format!("slug: {slug:?} is already in use"))
-            }
-            other => other.into(),
-        })?;
-    if let Some(key) = imported {
-        // `create_provider` generated a first key in its own transaction; swap it for the
-        // imported one before anyone can have used it. Should the swap fail, remove the
-        // provider again so the request can simply be repeated.
-        if let Err(error) = replace_keys(&db.orm, &provider, &key).await {
-            if let Err(cleanup) = ssf_entities::providers::Entity::delete_by_id(provider.id.clone())
-                .exec(&db.orm)
-                .await
-            {
-                tracing::error!(provider_id = %provider.id, error = %cleanup, "could not remove a provider whose key import failed");
-            }
-            return Err(error);
+    let created = match &imported {
+        Some(key) => providers::create_provider_with_key(db, settings, new, key).await,
+        None => providers::create_provider(db, settings, new).await,
+    };
+    let provider = created.map_err(|e| match e {
+        ProviderError::SlugTaken(slug) => {
+            AdminError::conflict("slug_taken", format!("slug: {slug:?} is already in use"))
         }
-    }
+        other => other.into(),
+    })?;
     let detail = format!(
         "slug={} alg={:?} retention_s={} key={}",
         provider.slug,
@@ -390,45 +378,6 @@ pub async fn create(
         &detail,
     );
     Ok(view)
-}
-
-/// Makes `key` the provider's only key.
-async fn replace_keys(
-    conn: &sea_orm::DatabaseConnection,
-    provider: &Model,
-    key: &SigningKey,
-) -> Result<(), AdminError> {
-    let vault = KeyVault::from_env().map_err(|e| SigningKeyError::VaultConfig(e.to_string()))?;
-    let pem = key.to_pem().map_err(SigningKeyError::from)?;
-    let sealed = jose::vault::protect(vault.as_ref(), &pem)
-        .map_err(|e| SigningKeyError::VaultConfig(e.to_string()))?;
-    let public_jwk =
-        serde_json::to_string(&key.public_jwk()).map_err(|e| SigningKeyError::Corrupt {
-            kid: key.kid().to_owned(),
-            reason: e.to_string(),
-        })?;
-    let txn = super::begin_write(conn).await?;
-    key_rows::Entity::delete_many()
-        .filter(key_rows::Column::ProviderId.eq(&provider.id))
-        .exec(&txn)
-        .await?;
-    key_rows::ActiveModel {
-        id: Set(uuid::Uuid::new_v4().simple().to_string()),
-        provider_id: Set(provider.id.clone()),
-        kid: Set(key.kid().to_owned()),
-        alg: Set(key.alg()),
-        private_key: Set(sealed.value),
-        encryption_key_id: Set(sealed.key_id),
-        public_jwk: Set(public_jwk),
-        state: Set(KeyState::Active),
-        created_at: Set(now_ms()),
-        retiring_since: Set(None),
-        retire_after: Set(None),
-    }
-    .insert(&txn)
-    .await?;
-    txn.commit().await?;
-    Ok(())
 }
 
 /// The live provider with this id.
