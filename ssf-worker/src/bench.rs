@@ -8,6 +8,10 @@
 //! receiver's 202, is what receivers see), and *backlog*, recorded while no worker runs and then
 //! drained (a worker catching up after an outage). Rows are recorded by the row contract, 500
 //! per multi-row INSERT, round-robin over the streams.
+//!
+//! The live burst's CPU time is split per SET into signing, the rest of this process and a local
+//! PostgreSQL server ([`LiveCpu`]): on a VM whose speed drifts, signing's share of the CPU is
+//! the steady figure to hold against the signing limit.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -71,19 +75,153 @@ pub struct BenchReport {
     pub signing_limit_per_sec: f64,
     /// Requests per second the receiver answers for the push client, nothing else running.
     pub receiver_limit_per_sec: f64,
+    /// Where the cores went during the live burst; `None` without per-thread CPU clocks.
+    pub live_cpu: Option<LiveCpu>,
+}
+
+/// The CPU time of the live burst, per SET delivered. Unlike SETs per second, the split holds
+/// still when the machine as a whole runs faster or slower (a VM's neighbours): the share of
+/// signing in it is what bounds delivery against the signing limit.
+#[derive(Debug, Clone, Copy)]
+pub struct LiveCpu {
+    /// Signing the SETs (the signing threads' own CPU time).
+    pub signing: Duration,
+    /// Everything else in this process: pushing (the HTTP client and the in-process receiver),
+    /// claims and outcomes, recording the burst, and SQLite, which runs in the process.
+    pub rest_of_process: Duration,
+    /// PostgreSQL's server processes, when the database is PostgreSQL on this machine (read
+    /// from Linux's `/proc`; anything else the server does meanwhile counts too).
+    pub database_server: Option<Duration>,
+}
+
+impl LiveCpu {
+    /// Signing's share of all the CPU time the burst took.
+    pub fn signing_share(&self) -> f64 {
+        let total = self.signing + self.rest_of_process + self.database_server.unwrap_or_default();
+        if total.is_zero() {
+            return 0.0;
+        }
+        self.signing.as_secs_f64() / total.as_secs_f64()
+    }
+}
+
+/// CPU clocks read at the start of the live burst.
+struct CpuSnapshot {
+    process: Duration,
+    signing_nanos: u64,
+    database_server: Option<Duration>,
+}
+
+impl CpuSnapshot {
+    fn take(database_url: &str) -> Option<Self> {
+        Some(Self {
+            process: crate::cpu_time::process()?,
+            signing_nanos: crate::metrics::global().signing_cpu_nanos.get(),
+            database_server: local_postgres_cpu(database_url),
+        })
+    }
+
+    /// What was used since `self`, per SET of `sets`.
+    fn per_set_since(&self, sets: usize, database_url: &str) -> Option<LiveCpu> {
+        let sets = u32::try_from(sets.max(1)).ok()?;
+        let process = crate::cpu_time::process()?.saturating_sub(self.process);
+        let signing = Duration::from_nanos(
+            crate::metrics::global()
+                .signing_cpu_nanos
+                .get()
+                .saturating_sub(self.signing_nanos),
+        );
+        let database_server = match (self.database_server, local_postgres_cpu(database_url)) {
+            (Some(before), Some(after)) => Some(after.saturating_sub(before) / sets),
+            _ => None,
+        };
+        Some(LiveCpu {
+            signing: signing / sets,
+            rest_of_process: process.saturating_sub(signing) / sets,
+            database_server,
+        })
+    }
+}
+
+/// Whether `database_url` names a PostgreSQL server on this machine: by Unix socket (a
+/// percent-encoded path as the host) or by loopback.
+fn is_local_postgres(database_url: &str) -> bool {
+    let Ok(url) = url::Url::parse(database_url) else {
+        return false;
+    };
+    if !matches!(url.scheme(), "postgres" | "postgresql") {
+        return false;
+    }
+    match url.host_str() {
+        None | Some("" | "localhost" | "127.0.0.1" | "[::1]") => true,
+        Some(host) => host.starts_with("%2F") || host.starts_with("%2f"),
+    }
+}
+
+/// CPU time of every PostgreSQL server process on this machine (their own and that of the
+/// backends they reaped), when `database_url` names a server reached by Unix socket or
+/// loopback; `None` for SQLite, a remote server, or without Linux's `/proc`.
+fn local_postgres_cpu(database_url: &str) -> Option<Duration> {
+    if !is_local_postgres(database_url) {
+        return None;
+    }
+    // SAFETY: sysconf only reads a configuration value.
+    let ticks_per_second = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).ok()?;
+    let mut ticks = 0u64;
+    let mut found = false;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let path = entry.path();
+        if !std::fs::read_to_string(path.join("comm")).is_ok_and(|c| c.trim() == "postgres") {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(path.join("stat")) else {
+            continue;
+        };
+        // The fields after the parenthesised command name: state is the first, then utime,
+        // stime, cutime and cstime are the 12th to 15th.
+        let Some(fields) = stat
+            .rfind(')')
+            .map(|end| stat[end + 1..].split_whitespace())
+        else {
+            continue;
+        };
+        let times: Vec<u64> = fields
+            .skip(11)
+            .take(4)
+            .filter_map(|f| f.parse().ok())
+            .collect();
+        if times.len() == 4 {
+            ticks += times.iter().sum::<u64>();
+            found = true;
+        }
+    }
+    found.then(|| Duration::from_millis(ticks * 1000 / ticks_per_second.max(1)))
 }
 
 impl BenchReport {
     /// The header of the table [`markdown_row`](Self::markdown_row) writes rows of.
     pub fn markdown_header() -> &'static str {
-        "| backend | alg | SETs × streams | SETs/s, live | SETs/s, backlog | p50 | p99 | signing limit (SETs/s, all cores) | receiver limit (req/s) |\n|---|---|---|---|---|---|---|---|---|"
+        "| backend | alg | SETs × streams | SETs/s, live | SETs/s, backlog | p50 | p99 | signing limit (SETs/s, all cores) | receiver limit (req/s) | live CPU per SET, µs: signing / rest of process / database server | signing share of live CPU |\n|---|---|---|---|---|---|---|---|---|---|---|"
     }
 
     /// A Markdown table row: backend, alg, burst, SETs/s live and from a backlog, p50, p99,
-    /// signing limit, receiver limit.
+    /// signing limit, receiver limit, the live burst's CPU per SET and signing's share of it.
     pub fn markdown_row(&self) -> String {
+        let micros = |d: Duration| format!("{:.0}", d.as_secs_f64() * 1e6);
+        let (cpu, share) = match &self.live_cpu {
+            Some(cpu) => (
+                format!(
+                    "{} / {} / {}",
+                    micros(cpu.signing),
+                    micros(cpu.rest_of_process),
+                    cpu.database_server.map_or_else(|| "-".to_owned(), micros)
+                ),
+                format!("{:.1}%", cpu.signing_share() * 100.0),
+            ),
+            None => ("-".to_owned(), "-".to_owned()),
+        };
         format!(
-            "| {} | {:?} | {} × {} | {:.0} | {:.0} | {} ms | {} ms | {:.0} | {:.0} |",
+            "| {} | {:?} | {} × {} | {:.0} | {:.0} | {} ms | {} ms | {:.0} | {:.0} | {cpu} | {share} |",
             self.backend,
             self.alg,
             self.events,
@@ -163,10 +301,12 @@ pub async fn run(options: BenchOptions) -> Result<BenchReport, BenchError> {
     // Live: the worker runs while the burst is recorded, as under a surge of IdP events.
     let worker = RunningBench::start(&transmitter, &options.worker);
     let started = Instant::now();
+    let cpu_before = CpuSnapshot::take(&url);
     burst.record(&payloads).await?;
     let record_elapsed = started.elapsed();
     burst.wait_for(options.events as u64).await?;
     let elapsed = receiver.last_receipt().saturating_duration_since(started);
+    let live_cpu = cpu_before.and_then(|before| before.per_set_since(options.events, &url));
     let latencies = burst.latencies(options.events).await?;
     worker.stop().await?;
 
@@ -207,6 +347,7 @@ pub async fn run(options: BenchOptions) -> Result<BenchReport, BenchError> {
         latency_p99: percentile(&latencies, 0.99),
         signing_limit_per_sec: signing_limit,
         receiver_limit_per_sec: receiver_limit,
+        live_cpu,
     })
 }
 
@@ -542,5 +683,51 @@ impl BenchReceiver {
 impl Drop for BenchReceiver {
     fn drop(&mut self) {
         self.server.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_postgres_server_on_this_machine_is_measured() {
+        for local in [
+            "postgres://postgres@%2Fvar%2Frun%2Fpostgresql/postgres",
+            "postgres://postgres@127.0.0.1:5432/bench",
+            "postgresql://u@localhost/bench",
+            "postgres://u@[::1]:5432/bench",
+        ] {
+            assert!(is_local_postgres(local), "{local}");
+        }
+        for other in [
+            "postgres://u@db.internal:5432/bench",
+            "postgres://u@10.0.0.7/bench",
+            "sqlite:///tmp/bench.db",
+            "not a url",
+        ] {
+            assert!(!is_local_postgres(other), "{other}");
+        }
+    }
+
+    #[test]
+    fn signing_share_counts_the_database_server_when_known() {
+        let cpu = LiveCpu {
+            signing: Duration::from_micros(300),
+            rest_of_process: Duration::from_micros(60),
+            database_server: Some(Duration::from_micros(40)),
+        };
+        assert!((cpu.signing_share() - 0.75).abs() < 1e-9);
+        let in_process = LiveCpu {
+            database_server: None,
+            ..cpu
+        };
+        assert!((in_process.signing_share() - 300.0 / 360.0).abs() < 1e-9);
+        let idle = LiveCpu {
+            signing: Duration::ZERO,
+            rest_of_process: Duration::ZERO,
+            database_server: None,
+        };
+        assert_eq!(idle.signing_share(), 0.0);
     }
 }

@@ -11,6 +11,7 @@ pub mod bench;
 pub mod circuit;
 pub mod claim;
 pub mod config;
+pub mod cpu_time;
 mod delivery_loop;
 pub mod demo;
 pub mod endpoint_guard;

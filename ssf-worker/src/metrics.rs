@@ -76,6 +76,9 @@ pub struct DeliveryMetrics {
     pub deferred: Counter,
     pub expired: Counter,
     pub purged: Counter,
+    /// SETs signed, and the CPU time their signing took (nanoseconds of thread CPU time).
+    pub signed: Counter,
+    pub signing_cpu_nanos: Counter,
     pub attempt_duration: Histogram,
     pub delivery_latency: Histogram,
 }
@@ -88,6 +91,8 @@ static METRICS: DeliveryMetrics = DeliveryMetrics {
     deferred: Counter::new(),
     expired: Counter::new(),
     purged: Counter::new(),
+    signed: Counter::new(),
+    signing_cpu_nanos: Counter::new(),
     attempt_duration: Histogram::new(ATTEMPT_BOUNDS),
     delivery_latency: Histogram::new(LATENCY_BOUNDS),
 };
@@ -138,6 +143,18 @@ pub fn render() -> String {
         "ssf_events_purged_total",
         "Finished SETs deleted after their retention.",
         &[("", m.purged.get())],
+    );
+    counter(
+        &mut out,
+        "ssf_sets_signed_total",
+        "SETs signed for delivery.",
+        &[("", m.signed.get())],
+    );
+    let name = "ssf_signing_cpu_seconds_total";
+    let _ = writeln!(
+        out,
+        "# HELP {name} CPU time spent signing SETs (the bulk of delivery's CPU with RSA keys).\n# TYPE {name} counter\n{name} {}",
+        Duration::from_nanos(m.signing_cpu_nanos.get()).as_secs_f64()
     );
     histogram(
         &mut out,
@@ -210,6 +227,8 @@ mod tests {
             "ssf_push_failed_total",
             "ssf_push_retried_total",
             "ssf_events_expired_total",
+            "ssf_sets_signed_total",
+            "ssf_signing_cpu_seconds_total",
             "ssf_push_attempt_duration_seconds",
             "ssf_delivery_latency_seconds",
         ] {

@@ -19,6 +19,8 @@ use ssf_provider::jose::SigningKey;
 use ssf_provider::{providers, signing_keys};
 use tokio::task::JoinHandle;
 
+use crate::{cpu_time, metrics};
+
 type SignedChunk = Vec<Result<String, String>>;
 
 /// Why a provider's key could not be had; the rows wait and are tried again.
@@ -84,10 +86,20 @@ impl Signer {
             let chunk: Vec<String> = payloads.by_ref().take(chunk_size).collect();
             let key = key.clone();
             chunks.push_back(tokio::task::spawn_blocking(move || {
-                chunk
+                let cpu_before = cpu_time::thread();
+                let signed = chunk
                     .iter()
                     .map(|payload| key.sign_set(payload).map_err(|e| e.to_string()))
-                    .collect::<SignedChunk>()
+                    .collect::<SignedChunk>();
+                let metrics = metrics::global();
+                metrics.signed.add(signed.len() as u64);
+                if let (Some(before), Some(after)) = (cpu_before, cpu_time::thread()) {
+                    let used = after.saturating_sub(before).as_nanos();
+                    metrics
+                        .signing_cpu_nanos
+                        .add(u64::try_from(used).unwrap_or(u64::MAX));
+                }
+                signed
             }));
         }
         SignedQueue {

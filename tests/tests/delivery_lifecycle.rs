@@ -135,5 +135,13 @@ async fn sweep_expires_and_purges_body(test_db: TestDb) {
         .and_then(|v| v.parse().ok())
         .expect("delivered counter");
     assert!(delivered_total >= 2, "{text}");
+    let metric = |name: &str| -> f64 {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing: {text}"))
+    };
+    assert!(metric("ssf_sets_signed_total") >= 2.0, "{text}");
+    assert!(metric("ssf_signing_cpu_seconds_total") > 0.0, "{text}");
     assert!(receiver.count() == 2, "held SETs are never pushed");
 }
