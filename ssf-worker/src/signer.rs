@@ -92,7 +92,9 @@ impl Signer {
                     .map(|payload| key.sign_set(payload).map_err(|e| e.to_string()))
                     .collect::<SignedChunk>();
                 let metrics = metrics::global();
-                metrics.signed.add(signed.len() as u64);
+                metrics
+                    .signed
+                    .add(signed.iter().filter(|token| token.is_ok()).count() as u64);
                 if let (Some(before), Some(after)) = (cpu_before, cpu_time::thread()) {
                     let used = after.saturating_sub(before).as_nanos();
                     metrics
