@@ -30,6 +30,9 @@ use tokio::sync::oneshot;
 use crate::config::WorkerConfig;
 use crate::worker::{Worker, migrate_queue};
 
+/// SETs delivered, unmeasured, before the live burst.
+const WARM_UP_SETS: usize = 2_000;
+
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
@@ -81,21 +84,26 @@ pub struct BenchReport {
 
 /// The CPU time of the live burst, per SET delivered. Unlike SETs per second, the split holds
 /// still when the machine as a whole runs faster or slower (a VM's neighbours): the share of
-/// signing in it is what bounds delivery against the signing limit.
+/// signing in the transmitter's CPU is what it delivers of the signing limit on cores of its
+/// own.
 #[derive(Debug, Clone, Copy)]
 pub struct LiveCpu {
     /// Signing the SETs (the signing threads' own CPU time).
     pub signing: Duration,
-    /// Everything else in this process: pushing (the HTTP client and the in-process receiver),
-    /// claims and outcomes, recording the burst, and SQLite, which runs in the process.
+    /// Everything else the transmitter does in this process: pushing (the HTTP client), claims
+    /// and outcomes, recording the burst, and SQLite, which runs in the process.
     pub rest_of_process: Duration,
     /// PostgreSQL's server processes, when the database is PostgreSQL on this machine (read
     /// from Linux's `/proc`; anything else the server does meanwhile counts too).
     pub database_server: Option<Duration>,
+    /// The receiver's thread (its side of the HTTP exchanges): not the transmitter's work, but
+    /// taken from the same cores in this bench.
+    pub receiver: Option<Duration>,
 }
 
 impl LiveCpu {
-    /// Signing's share of all the CPU time the burst took.
+    /// Signing's share of the transmitter's CPU time in the burst (this process without the
+    /// receiver's thread, and the database server).
     pub fn signing_share(&self) -> f64 {
         let total = self.signing + self.rest_of_process + self.database_server.unwrap_or_default();
         if total.is_zero() {
@@ -110,19 +118,26 @@ struct CpuSnapshot {
     process: Duration,
     signing_nanos: u64,
     database_server: Option<Duration>,
+    receiver: Option<Duration>,
 }
 
 impl CpuSnapshot {
-    fn take(database_url: &str) -> Option<Self> {
+    fn take(database_url: &str, receiver: &BenchReceiver) -> Option<Self> {
         Some(Self {
             process: crate::cpu_time::process()?,
             signing_nanos: crate::metrics::global().signing_cpu_nanos.get(),
             database_server: local_postgres_cpu(database_url),
+            receiver: receiver.cpu(),
         })
     }
 
     /// What was used since `self`, per SET of `sets`.
-    fn per_set_since(&self, sets: usize, database_url: &str) -> Option<LiveCpu> {
+    fn per_set_since(
+        &self,
+        sets: usize,
+        database_url: &str,
+        receiver: &BenchReceiver,
+    ) -> Option<LiveCpu> {
         let sets = u32::try_from(sets.max(1)).ok()?;
         let process = crate::cpu_time::process()?.saturating_sub(self.process);
         let signing = Duration::from_nanos(
@@ -135,10 +150,18 @@ impl CpuSnapshot {
             (Some(before), Some(after)) => Some(after.saturating_sub(before) / sets),
             _ => None,
         };
+        let receiver = match (self.receiver, receiver.cpu()) {
+            (Some(before), Some(after)) => Some(after.saturating_sub(before)),
+            _ => None,
+        };
         Some(LiveCpu {
             signing: signing / sets,
-            rest_of_process: process.saturating_sub(signing) / sets,
+            rest_of_process: process
+                .saturating_sub(signing)
+                .saturating_sub(receiver.unwrap_or_default())
+                / sets,
             database_server,
+            receiver: receiver.map(|used| used / sets),
         })
     }
 }
@@ -201,7 +224,7 @@ fn local_postgres_cpu(database_url: &str) -> Option<Duration> {
 impl BenchReport {
     /// The header of the table [`markdown_row`](Self::markdown_row) writes rows of.
     pub fn markdown_header() -> &'static str {
-        "| backend | alg | SETs × streams | SETs/s, live | SETs/s, backlog | p50 | p99 | signing limit (SETs/s, all cores) | receiver limit (req/s) | live CPU per SET, µs: signing / rest of process / database server | signing share of live CPU |\n|---|---|---|---|---|---|---|---|---|---|---|"
+        "| backend | alg | SETs × streams | SETs/s, live | SETs/s, backlog | p50 | p99 | signing limit (SETs/s, all cores) | receiver limit (req/s) | live CPU per SET, µs: signing / rest of process / database server / receiver | signing share of the transmitter's CPU |\n|---|---|---|---|---|---|---|---|---|---|---|"
     }
 
     /// A Markdown table row: backend, alg, burst, SETs/s live and from a backlog, p50, p99,
@@ -211,10 +234,11 @@ impl BenchReport {
         let (cpu, share) = match &self.live_cpu {
             Some(cpu) => (
                 format!(
-                    "{} / {} / {}",
+                    "{} / {} / {} / {}",
                     micros(cpu.signing),
                     micros(cpu.rest_of_process),
-                    cpu.database_server.map_or_else(|| "-".to_owned(), micros)
+                    cpu.database_server.map_or_else(|| "-".to_owned(), micros),
+                    cpu.receiver.map_or_else(|| "-".to_owned(), micros)
                 ),
                 format!("{:.1}%", cpu.signing_share() * 100.0),
             ),
@@ -298,16 +322,27 @@ pub async fn run(options: BenchOptions) -> Result<BenchReport, BenchError> {
     };
     let payloads = make_payloads(&provider.issuer, options.events)?;
 
-    // Live: the worker runs while the burst is recorded, as under a surge of IdP events.
+    // Live: the worker runs while the burst is recorded, as under a surge of IdP events. A
+    // surge meets a worker that has been running: an unmeasured burst first opens its database
+    // and receiver connections, starts its signing threads and grows its heap (a cold start
+    // cost this process ~10 µs more per SET of a 10,000-SET burst).
     let worker = RunningBench::start(&transmitter, &options.worker);
+    let warm_up = WARM_UP_SETS.min(options.events);
+    burst
+        .record(&make_payloads(&provider.issuer, warm_up)?)
+        .await?;
+    burst.wait_for(warm_up as u64).await?;
     let started = Instant::now();
-    let cpu_before = CpuSnapshot::take(&url);
+    let started_ms = now_ms();
+    let cpu_before = CpuSnapshot::take(&url, &receiver);
     burst.record(&payloads).await?;
     let record_elapsed = started.elapsed();
-    burst.wait_for(options.events as u64).await?;
+    let mut received = (warm_up + options.events) as u64;
+    burst.wait_for(received).await?;
     let elapsed = receiver.last_receipt().saturating_duration_since(started);
-    let live_cpu = cpu_before.and_then(|before| before.per_set_since(options.events, &url));
-    let latencies = burst.latencies(options.events).await?;
+    let live_cpu =
+        cpu_before.and_then(|before| before.per_set_since(options.events, &url, &receiver));
+    let latencies = burst.latencies(options.events, started_ms).await?;
     worker.stop().await?;
 
     // Drain: a backlog recorded while no worker ran (a worker restarting after an outage).
@@ -315,7 +350,8 @@ pub async fn run(options: BenchOptions) -> Result<BenchReport, BenchError> {
     burst.record(&backlog).await?;
     let worker = RunningBench::start(&transmitter, &options.worker);
     let drain_started = Instant::now();
-    burst.wait_for(2 * options.events as u64).await?;
+    received += options.events as u64;
+    burst.wait_for(received).await?;
     let drain_elapsed = receiver
         .last_receipt()
         .saturating_duration_since(drain_started);
@@ -467,11 +503,12 @@ impl Burst<'_> {
         Ok(())
     }
 
-    /// Recording-to-receipt times, once the outcomes (written just after the receipts) are in.
-    async fn latencies(&self, events: usize) -> Result<Vec<i64>, BenchError> {
+    /// Recording-to-receipt times of the SETs recorded since `since_ms`, once their outcomes
+    /// (written just after the receipts) are in.
+    async fn latencies(&self, events: usize, since_ms: i64) -> Result<Vec<i64>, BenchError> {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let latencies = delivered_latencies(self.db)
+            let latencies = delivered_latencies(self.db, since_ms)
                 .await
                 .map_err(setup("reading latencies"))?;
             if latencies.len() >= events || Instant::now() > deadline {
@@ -549,12 +586,23 @@ async fn insert_stream(
     Ok(id)
 }
 
-async fn delivered_latencies(db: &Database) -> Result<Vec<i64>, sqlx::Error> {
-    let sql_sqlite =
-        "SELECT delivered_at - created_at FROM stream_events WHERE status = 'delivered'";
+async fn delivered_latencies(db: &Database, since_ms: i64) -> Result<Vec<i64>, sqlx::Error> {
+    // `$1` is a parameter on both backends (SQLite takes it as a named one).
+    const SQL: &str = "SELECT delivered_at - created_at FROM stream_events
+                       WHERE status = 'delivered' AND created_at >= $1";
     let mut latencies: Vec<i64> = match &db.pool {
-        Pool::Sqlite(pool) => sqlx::query_scalar(sql_sqlite).fetch_all(pool).await?,
-        Pool::Postgres(pool) => sqlx::query_scalar(sql_sqlite).fetch_all(pool).await?,
+        Pool::Sqlite(pool) => {
+            sqlx::query_scalar(SQL)
+                .bind(since_ms)
+                .fetch_all(pool)
+                .await?
+        }
+        Pool::Postgres(pool) => {
+            sqlx::query_scalar(SQL)
+                .bind(since_ms)
+                .fetch_all(pool)
+                .await?
+        }
     };
     latencies.sort_unstable();
     Ok(latencies)
@@ -626,11 +674,14 @@ async fn receiver_limit(
     Ok((per_sender * concurrency) as f64 / started.elapsed().as_secs_f64())
 }
 
-/// A receiver that accepts everything and counts.
+/// A receiver that accepts everything and counts. It runs on a runtime of its own, so that the
+/// CPU it takes (its half of each HTTP exchange) can be told apart from the transmitter's: a
+/// real receiver is on another machine.
 struct BenchReceiver {
     url: String,
     state: Arc<ReceiverState>,
-    server: tokio::task::JoinHandle<()>,
+    clocks: Arc<std::sync::Mutex<Vec<crate::cpu_time::ThreadClock>>>,
+    runtime: Option<tokio::runtime::Runtime>,
 }
 
 struct ReceiverState {
@@ -662,12 +713,48 @@ impl BenchReceiver {
                 }
             }),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let clocks = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let thread_clocks = clocks.clone();
+        let workers = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .thread_name("bench-receiver")
+            .on_thread_start(move || {
+                if let Some(clock) = crate::cpu_time::ThreadClock::current() {
+                    thread_clocks
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(clock);
+                }
+            })
+            .enable_all()
+            .build()?;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
         let url = format!("http://{}/events", listener.local_addr()?);
-        let server = tokio::spawn(async move {
+        let listener = {
+            // Registered with the receiver's own runtime, not the caller's.
+            let _receiver_runtime = runtime.enter();
+            tokio::net::TcpListener::from_std(listener)?
+        };
+        runtime.spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Ok(Self { url, state, server })
+        // The workers register their clocks as they start, after `build` has returned.
+        let registering = Instant::now();
+        while clocks.lock().unwrap_or_else(|e| e.into_inner()).len() < workers
+            && registering.elapsed() < Duration::from_secs(2)
+        {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        Ok(Self {
+            url,
+            state,
+            clocks,
+            runtime: Some(runtime),
+        })
     }
 
     fn count(&self) -> u64 {
@@ -678,11 +765,23 @@ impl BenchReceiver {
         self.state.started
             + Duration::from_micros(self.state.last_receipt_micros.load(Ordering::Relaxed))
     }
+
+    /// CPU time the receiver's threads have used.
+    fn cpu(&self) -> Option<Duration> {
+        let clocks = self.clocks.lock().unwrap_or_else(|e| e.into_inner());
+        if clocks.is_empty() {
+            return None;
+        }
+        // A thread that has ended reads as nothing; the runtime keeps its workers.
+        Some(clocks.iter().filter_map(|clock| clock.read()).sum())
+    }
 }
 
 impl Drop for BenchReceiver {
     fn drop(&mut self) {
-        self.server.abort();
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
     }
 }
 
@@ -711,11 +810,12 @@ mod tests {
     }
 
     #[test]
-    fn signing_share_counts_the_database_server_when_known() {
+    fn signing_share_counts_the_database_server_but_not_the_receiver() {
         let cpu = LiveCpu {
             signing: Duration::from_micros(300),
             rest_of_process: Duration::from_micros(60),
             database_server: Some(Duration::from_micros(40)),
+            receiver: Some(Duration::from_micros(25)),
         };
         assert!((cpu.signing_share() - 0.75).abs() < 1e-9);
         let in_process = LiveCpu {
@@ -727,7 +827,23 @@ mod tests {
             signing: Duration::ZERO,
             rest_of_process: Duration::ZERO,
             database_server: None,
+            receiver: None,
         };
         assert_eq!(idle.signing_share(), 0.0);
+    }
+
+    #[tokio::test]
+    async fn the_receiver_answers_counts_and_clocks_its_own_thread() {
+        let receiver = BenchReceiver::start().await.unwrap();
+        let before = receiver.cpu().expect("a thread clock on unix");
+        let client = reqwest::Client::new();
+        for _ in 0..200 {
+            let response = client.post(&receiver.url).body("x").send().await.unwrap();
+            assert_eq!(response.status(), reqwest::StatusCode::ACCEPTED);
+        }
+        assert_eq!(receiver.count(), 200);
+        assert!(receiver.cpu().unwrap() > before);
+        // Dropping it stops its thread (and does not wait for the client's idle connection).
+        drop(receiver);
     }
 }

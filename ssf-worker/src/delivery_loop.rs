@@ -47,9 +47,12 @@ const RECORD_BATCH: usize = 2048;
 
 /// How long the recorder lets outcomes gather before writing them, unless a stream task is
 /// waiting for them to be committed. Outcomes arrive one SET at a time; a transaction per
-/// handful of them would cost the database more than the deliveries themselves. A crash loses
-/// at most this much of outcomes (those SETs are sent again).
-const RECORD_COALESCE: Duration = Duration::from_millis(10);
+/// handful of them would cost the database more than the deliveries themselves, and each
+/// batch pays a fixed price (on PostgreSQL, parsing and planning the outcome statement and a
+/// commit): 40 ms instead of 10 cut PostgreSQL's CPU per SET by about a sixth in the RS256
+/// bench (docs/benchmarks.md). A crash loses at most this much of outcomes (those SETs are
+/// sent again); a stream task never waits for it.
+const RECORD_COALESCE: Duration = Duration::from_millis(40);
 
 /// What a stream task reports to the recorder.
 pub(crate) enum Recorded {
