@@ -96,14 +96,14 @@ pub struct LiveCpu {
     /// PostgreSQL's server processes, when the database is PostgreSQL on this machine (read
     /// from Linux's `/proc`; anything else the server does meanwhile counts too).
     pub database_server: Option<Duration>,
-    /// The receiver's thread (its side of the HTTP exchanges): not the transmitter's work, but
+    /// The receiver's threads (its side of the HTTP exchanges): not the transmitter's work, but
     /// taken from the same cores in this bench.
     pub receiver: Option<Duration>,
 }
 
 impl LiveCpu {
     /// Signing's share of the transmitter's CPU time in the burst (this process without the
-    /// receiver's thread, and the database server).
+    /// receiver's threads, and the database server).
     pub fn signing_share(&self) -> f64 {
         let total = self.signing + self.rest_of_process + self.database_server.unwrap_or_default();
         if total.is_zero() {
@@ -833,7 +833,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_receiver_answers_counts_and_clocks_its_own_thread() {
+    async fn the_receiver_answers_counts_and_clocks_its_own_threads() {
         let receiver = BenchReceiver::start().await.unwrap();
         let before = receiver.cpu().expect("a thread clock on unix");
         let client = reqwest::Client::new();
@@ -843,7 +843,7 @@ mod tests {
         }
         assert_eq!(receiver.count(), 200);
         assert!(receiver.cpu().unwrap() > before);
-        // Dropping it stops its thread (and does not wait for the client's idle connection).
+        // Dropping it stops its runtime (and does not wait for the client's idle connection).
         drop(receiver);
     }
 }

@@ -88,15 +88,20 @@ fn clock(id: libc::clockid_t) -> Option<Duration> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn clocks_advance_with_work_on_this_thread() {
-        let (thread_before, process_before) = (thread().unwrap(), process().unwrap());
+    /// Keeps the calling thread busy for `time` of wall-clock time.
+    fn spin(time: Duration) {
         let mut x = 1u64;
-        let spin_until = std::time::Instant::now() + Duration::from_millis(30);
+        let spin_until = std::time::Instant::now() + time;
         while std::time::Instant::now() < spin_until {
             x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
         }
         std::hint::black_box(x);
+    }
+
+    #[test]
+    fn clocks_advance_with_work_on_this_thread() {
+        let (thread_before, process_before) = (thread().unwrap(), process().unwrap());
+        spin(Duration::from_millis(30));
         let thread_used = thread().unwrap() - thread_before;
         let process_used = process().unwrap() - process_before;
         assert!(thread_used >= Duration::from_millis(10), "{thread_used:?}");
@@ -114,12 +119,7 @@ mod tests {
         let worker = std::thread::spawn(move || {
             clock_tx.send(ThreadClock::current().unwrap()).unwrap();
             go_rx.recv().unwrap();
-            let mut x = 1u64;
-            let spin_until = std::time::Instant::now() + Duration::from_millis(40);
-            while std::time::Instant::now() < spin_until {
-                x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
-            }
-            std::hint::black_box(x);
+            spin(Duration::from_millis(40));
             done_tx.send(()).unwrap();
             // Kept alive until its clock has been read.
             go_rx.recv().unwrap();
