@@ -1,10 +1,14 @@
-//! Support for the end-to-end tests: a fresh database per test, on SQLite or PostgreSQL.
+//! Support for the end-to-end tests: a fresh database per test, on SQLite or PostgreSQL, HTTP
+//! exchanges read whole ([`http_reply`]), and the specifications' wire names ([`wire_names`]).
 //!
 //! PostgreSQL comes from `SSF_TEST_POSTGRES_URL` (a URL to any database of a server where the
 //! user may create databases, e.g. `postgres://postgres@127.0.0.1:5432/postgres`); each test gets
 //! a database of its own, dropped afterwards. Without that variable a PostgreSQL container is
 //! started with testcontainers. Without either, PostgreSQL tests are skipped with a message, or
 //! fail when `CI=true`, so CI can never pass by skipping them.
+
+pub mod http_reply;
+pub mod wire_names;
 
 use std::sync::Arc;
 

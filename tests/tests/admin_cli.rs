@@ -10,11 +10,9 @@ use ssf_entities::{EventStatus, stream_events};
 use ssf_provider::db::{Database, DbOptions};
 use ssf_provider::streams::{self, Caller, StreamRequest};
 use ssf_provider::{Transmitter, TransmitterSettings, receivers};
+use ssf_tests::wire_names::CREDENTIAL_CHANGE;
 use ssf_tests::{TestDb, backend_tests};
 use ssf_worker::admin_cli::{self, AdminCommand};
-
-const CREDENTIAL_CHANGE: &str =
-    "https://schemas.openid.net/secevent/caep/event-type/credential-change";
 
 /// The commands as `ssf` nests them.
 #[derive(Parser)]

@@ -8,16 +8,12 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use ssf_provider::{Transmitter, TransmitterSettings};
 use ssf_tests::TestDb;
+pub use ssf_tests::http_reply::{self, Reply};
+// The wire names these tests send and expect.
+pub use ssf_tests::wire_names::*;
 
 pub const ADMIN_TOKEN: &str = "admin-test-token-5f2c9d1e";
 pub const ADMIN: &str = "/admin/api/v1";
-pub const CREDENTIAL_CHANGE: &str =
-    "https://schemas.openid.net/secevent/caep/event-type/credential-change";
-pub const SESSION_REVOKED: &str =
-    "https://schemas.openid.net/secevent/caep/event-type/session-revoked";
-pub const STREAM_UPDATED: &str =
-    "https://schemas.openid.net/secevent/ssf/event-type/stream-updated";
-pub const PUSH: &str = "urn:ietf:rfc:8935";
 
 /// A running server: SSF API, admin API and `/openapi.json`.
 pub struct AdminServer {
@@ -26,45 +22,6 @@ pub struct AdminServer {
     pub client: reqwest::Client,
     _db: TestDb,
     _serve: tokio::task::JoinHandle<()>,
-}
-
-/// A response, read completely.
-#[derive(Debug)]
-pub struct Reply {
-    pub status: StatusCode,
-    pub headers: reqwest::header::HeaderMap,
-    pub text: String,
-}
-
-impl Reply {
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.text)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.text))
-    }
-
-    /// The error code of an error response, checking the body is in the API's error format.
-    pub fn error_code(&self) -> String {
-        let body = self.json();
-        assert!(
-            body["description"].is_string(),
-            "error without description: {body}"
-        );
-        body["error"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no error code: {body}"))
-            .to_owned()
-    }
-
-    pub fn description(&self) -> String {
-        self.json()["description"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
-    }
-
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
 }
 
 /// Starts the server; push endpoints on loopback are allowed (the tests' receivers live there).
@@ -104,24 +61,7 @@ impl AdminServer {
         token: Option<&str>,
         body: Option<String>,
     ) -> Reply {
-        let mut request = self.client.request(method, url);
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request
-                .header("content-type", "application/json")
-                .body(body);
-        }
-        let response = request.send().await.expect("request");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response.text().await.expect("body");
-        Reply {
-            status,
-            headers,
-            text,
-        }
+        http_reply::send(&self.client, method, url, token, body).await
     }
 
     /// An admin API request with the admin token.

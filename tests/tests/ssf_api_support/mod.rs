@@ -10,16 +10,9 @@ use serde_json::{Value, json};
 use ssf_provider::providers::{self, NewProvider};
 use ssf_provider::{Transmitter, TransmitterSettings, receivers};
 use ssf_tests::TestDb;
-
-pub const PUSH: &str = "urn:ietf:rfc:8935";
-pub const POLL: &str = "urn:ietf:rfc:8936";
-pub const CREDENTIAL_CHANGE: &str =
-    "https://schemas.openid.net/secevent/caep/event-type/credential-change";
-pub const SESSION_REVOKED: &str =
-    "https://schemas.openid.net/secevent/caep/event-type/session-revoked";
-pub const VERIFICATION: &str = "https://schemas.openid.net/secevent/ssf/event-type/verification";
-pub const STREAM_UPDATED: &str =
-    "https://schemas.openid.net/secevent/ssf/event-type/stream-updated";
+pub use ssf_tests::http_reply::{self, Reply};
+// The wire names these tests send and expect.
+pub use ssf_tests::wire_names::*;
 
 /// A running SSF API with one provider.
 pub struct Server {
@@ -29,38 +22,6 @@ pub struct Server {
     pub client: reqwest::Client,
     _db: TestDb,
     _serve: tokio::task::JoinHandle<()>,
-}
-
-/// A response, read completely.
-#[derive(Debug)]
-pub struct Reply {
-    pub status: StatusCode,
-    pub headers: reqwest::header::HeaderMap,
-    pub text: String,
-}
-
-impl Reply {
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.text)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.text))
-    }
-
-    /// The stable error code of an error response (and that the body is the error format).
-    pub fn error_code(&self) -> String {
-        let body = self.json();
-        assert!(
-            body["description"].is_string(),
-            "error without description: {body}"
-        );
-        body["error"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no error code: {body}"))
-            .to_owned()
-    }
-
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
 }
 
 /// Settings the tests change from the defaults.
@@ -166,24 +127,7 @@ impl Server {
         token: Option<&str>,
         body: Option<String>,
     ) -> Reply {
-        let mut request = self.client.request(method, url);
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request
-                .header("content-type", "application/json")
-                .body(body);
-        }
-        let response = request.send().await.expect("request");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response.text().await.expect("body");
-        Reply {
-            status,
-            headers,
-            text,
-        }
+        http_reply::send(&self.client, method, url, token, body).await
     }
 
     pub async fn get(&self, suffix: &str, token: &str) -> Reply {
