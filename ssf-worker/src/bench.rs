@@ -84,8 +84,8 @@ pub struct BenchReport {
 
 /// The CPU time of the live burst, per SET delivered. Unlike SETs per second, the split holds
 /// still when the machine as a whole runs faster or slower (a VM's neighbours): the share of
-/// signing in the transmitter's CPU is what it delivers of the signing limit on cores of its
-/// own.
+/// signing in the transmitter's CPU bounds what it delivers of the signing limit on cores of
+/// its own (less however much slower signing runs beside the other work than alone).
 #[derive(Debug, Clone, Copy)]
 pub struct LiveCpu {
     /// Signing the SETs (the signing threads' own CPU time).

@@ -9,7 +9,6 @@ use serde_json::{Value, json};
 use ssf_provider::{Transmitter, TransmitterSettings};
 use ssf_tests::TestDb;
 pub use ssf_tests::http_reply::{self, Reply};
-// The wire names these tests send and expect.
 pub use ssf_tests::wire_names::*;
 
 pub const ADMIN_TOKEN: &str = "admin-test-token-5f2c9d1e";

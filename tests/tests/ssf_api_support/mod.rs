@@ -11,7 +11,6 @@ use ssf_provider::providers::{self, NewProvider};
 use ssf_provider::{Transmitter, TransmitterSettings, receivers};
 use ssf_tests::TestDb;
 pub use ssf_tests::http_reply::{self, Reply};
-// The wire names these tests send and expect.
 pub use ssf_tests::wire_names::*;
 
 /// A running SSF API with one provider.
